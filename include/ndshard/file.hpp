@@ -1,0 +1,267 @@
+// ndshard/file.hpp — RAII descriptors, full pread/pwrite loops, fsync, atomic rename, mmap.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "ndshard/error.hpp"
+
+namespace ndshard {
+
+/// An open file descriptor that closes itself. Every I/O call loops until the whole request is
+/// done (EINTR and short transfers are retried) and throws `ndshard::error` naming the file.
+class file {
+  public:
+    file() = default;
+    file(const file&) = delete;
+    file& operator=(const file&) = delete;
+    file(file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
+    file& operator=(file&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+            path_ = std::move(o.path_);
+        }
+        return *this;
+    }
+    ~file() { reset(); }
+
+    /// Opens an existing file for reading.
+    [[nodiscard]] static file open_read(const std::filesystem::path& p) {
+        return file(p, O_RDONLY, 0, "open for reading");
+    }
+    /// Creates (or truncates) a file for writing, mode 0644 before the umask.
+    [[nodiscard]] static file create(const std::filesystem::path& p) {
+        return file(p, O_WRONLY | O_CREAT | O_TRUNC, 0644, "create");
+    }
+    /// Creates a file that must not exist yet.
+    [[nodiscard]] static file create_new(const std::filesystem::path& p) {
+        return file(p, O_WRONLY | O_CREAT | O_EXCL, 0644, "create");
+    }
+
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+
+    /// The file's size in bytes.
+    [[nodiscard]] std::uint64_t size() const {
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0) detail::fail_system("stat", path_, errno);
+        if (!S_ISREG(st.st_mode)) detail::fail("cannot read", path_, "not a regular file");
+        return static_cast<std::uint64_t>(st.st_size);
+    }
+
+    /// Reads exactly `n` bytes at `offset`; a file that ends first is an error that says how many
+    /// bytes were expected and how many were there.
+    void pread_full(void* buf, std::size_t n, std::uint64_t offset) const {
+        const std::size_t got = pread_some(buf, n, offset);
+        if (got != n) {
+            detail::fail("unexpected end of file", path_,
+                         "expected " + std::to_string(n) + " bytes at offset " +
+                             std::to_string(offset) + ", found " + std::to_string(got));
+        }
+    }
+
+    /// Reads up to `n` bytes at `offset`, stopping early only at end of file; returns the count.
+    std::size_t pread_some(void* buf, std::size_t n, std::uint64_t offset) const {
+        auto* p = static_cast<char*>(buf);
+        std::size_t done = 0;
+        while (done < n) {
+            const std::size_t ask = std::min<std::size_t>(n - done, max_io);
+            const ssize_t r = ::pread(fd_, p + done, ask, static_cast<off_t>(offset + done));
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                detail::fail_system("read", path_, errno);
+            }
+            if (r == 0) break;
+            done += static_cast<std::size_t>(r);
+        }
+        return done;
+    }
+
+    /// Writes exactly `n` bytes at `offset`. A full disk or a file-size limit is an error with the
+    /// system's reason ("No space left on device", "File too large").
+    void pwrite_full(const void* buf, std::size_t n, std::uint64_t offset) const {
+        const auto* p = static_cast<const char*>(buf);
+        std::size_t done = 0;
+        while (done < n) {
+            const std::size_t ask = std::min<std::size_t>(n - done, max_io);
+            const ssize_t r = ::pwrite(fd_, p + done, ask, static_cast<off_t>(offset + done));
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                detail::fail_system("write", path_, errno);
+            }
+            // a write that makes no progress would loop forever: the disk is full
+            if (r == 0) detail::fail_system("write", path_, ENOSPC);
+            done += static_cast<std::size_t>(r);
+        }
+    }
+
+    /// Sets the file's length (the bytes become zeros or are cut).
+    void truncate(std::uint64_t n) const {
+        while (::ftruncate(fd_, static_cast<off_t>(n)) != 0) {
+            if (errno != EINTR) detail::fail_system("resize", path_, errno);
+        }
+    }
+
+    /// Flushes data and metadata to the device.
+    void sync() const {
+        while (::fsync(fd_) != 0) {
+            if (errno != EINTR) detail::fail_system("sync", path_, errno);
+        }
+    }
+
+    /// Closes now and reports a failure (a deferred write error surfaces here on some systems).
+    void close() {
+        if (fd_ < 0) return;
+        const int fd = std::exchange(fd_, -1);
+        if (::close(fd) != 0 && errno != EINTR) detail::fail_system("close", path_, errno);
+    }
+
+    /// Largest single read or write issued to the kernel.
+    static constexpr std::size_t max_io = std::size_t{1} << 30;
+
+  private:
+    file(const std::filesystem::path& p, int flags, mode_t mode, const char* what) : path_(p) {
+        do {
+            fd_ = ::open(p.c_str(), flags | O_CLOEXEC, mode);
+        } while (fd_ < 0 && errno == EINTR);
+        if (fd_ < 0) detail::fail_system(what, p, errno);
+    }
+    void reset() noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+    int fd_ = -1;
+    std::filesystem::path path_;
+};
+
+/// Renames `from` to `to` atomically, replacing `to`.
+inline void atomic_rename(const std::filesystem::path& from, const std::filesystem::path& to) {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+        detail::fail("cannot rename", from,
+                     "to " + detail::quoted(to) + ": " + std::strerror(errno));
+    }
+}
+
+/// Makes a directory's entries (creations, renames, removals) durable.
+inline void sync_directory(const std::filesystem::path& dir) {
+    int fd;
+    do {
+        fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) detail::fail_system("open directory", dir, errno);
+    int rc;
+    do {
+        rc = ::fsync(fd);
+    } while (rc != 0 && errno == EINTR);
+    const int err = errno;
+    ::close(fd);
+    // some file systems cannot sync a directory; their entries are as durable as they get
+    if (rc != 0 && err != EINVAL && err != ENOTSUP) detail::fail_system("sync directory", dir, err);
+}
+
+/// A read-only memory map of a whole file (an empty file maps to no bytes).
+class mapped_file {
+  public:
+    mapped_file() = default;
+    explicit mapped_file(const std::filesystem::path& p) : file_(file::open_read(p)) {
+        const std::uint64_t n = file_.size();
+        size_ = static_cast<std::size_t>(n);
+        if (size_ == 0) return;
+        void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file_.fd(), 0);
+        if (m == MAP_FAILED) detail::fail_system("map", p, errno);
+        data_ = static_cast<const char*>(m);
+    }
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
+    mapped_file(mapped_file&& o) noexcept
+        : file_(std::move(o.file_)),
+          data_(std::exchange(o.data_, nullptr)),
+          size_(std::exchange(o.size_, 0)) {}
+    mapped_file& operator=(mapped_file&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            file_ = std::move(o.file_);
+            data_ = std::exchange(o.data_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+        }
+        return *this;
+    }
+    ~mapped_file() { unmap(); }
+
+    [[nodiscard]] const char* data() const noexcept { return data_; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return file_.path(); }
+    /// Hints that the map will be read front to back.
+    void advise_sequential() const noexcept {
+        if (data_) ::madvise(const_cast<char*>(data_), size_, MADV_SEQUENTIAL);
+    }
+
+  private:
+    void unmap() noexcept {
+        if (data_) ::munmap(const_cast<char*>(data_), size_);
+        data_ = nullptr;
+        size_ = 0;
+    }
+    file file_;
+    const char* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// An exclusive advisory lock (flock) on a lock file, held until destruction. Two saves into one
+/// dataset take turns instead of interleaving.
+class file_lock {
+  public:
+    explicit file_lock(const std::filesystem::path& p) {
+        do {
+            fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        } while (fd_ < 0 && errno == EINTR);
+        if (fd_ < 0) detail::fail_system("open lock file", p, errno);
+        while (::flock(fd_, LOCK_EX) != 0) {
+            if (errno != EINTR) {
+                const int err = errno;
+                ::close(fd_);
+                detail::fail_system("lock", p, err);
+            }
+        }
+    }
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    ~file_lock() { ::close(fd_); }
+
+  private:
+    int fd_ = -1;
+};
+
+namespace detail {
+
+/// A name beside `target` that no other writer uses: "<name>.tmp-<pid>-<counter>".
+inline std::filesystem::path temp_path_for(const std::filesystem::path& target) {
+    static std::atomic<unsigned> counter{0};
+    auto p = target;
+    p += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+    return p;
+}
+
+/// Removes a file if it exists, ignoring failure (cleanup on an error path).
+inline void remove_quietly(const std::filesystem::path& p) noexcept {
+    std::error_code ec;
+    std::filesystem::remove(p, ec);
+}
+
+}  // namespace detail
+}  // namespace ndshard

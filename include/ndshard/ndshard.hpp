@@ -1,0 +1,13 @@
+// ndshard/ndshard.hpp — the whole library: include this one header.
+#pragma once
+
+#include "ndshard/dataset.hpp"
+#include "ndshard/dtype.hpp"
+#include "ndshard/error.hpp"
+#include "ndshard/file.hpp"
+#include "ndshard/npy.hpp"
+#include "ndshard/npy_file.hpp"
+#include "ndshard/tensor_ref.hpp"
+#include "ndshard/thread_pool.hpp"
+#include "ndshard/version.hpp"
+#include "ndshard/xtensor.hpp"

@@ -1,0 +1,134 @@
+// ndshard/npy_file.hpp — one .npy file read and written by every core at disjoint offsets.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xexpression.hpp>
+
+#include "ndshard/detail/row_source.hpp"
+#include "ndshard/dtype.hpp"
+#include "ndshard/error.hpp"
+#include "ndshard/file.hpp"
+#include "ndshard/npy.hpp"
+#include "ndshard/tensor_ref.hpp"
+#include "ndshard/thread_pool.hpp"
+#include "ndshard/xtensor.hpp"
+
+namespace ndshard {
+
+/// Reads a .npy file (format 1.0, 2.0 or 3.0, as numpy writes it) with `threads` threads (0: all
+/// cores), each reading its own byte range straight into the result. `T` must match the file's
+/// dtype; big-endian files are byte-swapped; Fortran-ordered files are transposed into C order.
+template <class T>
+[[nodiscard]] xt::xarray<T> read_npy(const std::filesystem::path& file, std::size_t threads = 0);
+
+/// Writes `a` as one .npy file with `threads` threads (0: all cores) writing disjoint row ranges at
+/// their offsets. The file appears whole or not at all (written beside it, then renamed).
+template <class E>
+void write_npy(const std::filesystem::path& file, const xt::xexpression<E>& a,
+               std::size_t threads = 0);
+
+// ---------------------------------------------------------------------------------------------
+
+namespace detail {
+
+template <class T>
+void byteswap_elements(T* data, std::size_t n) noexcept {
+    auto* p = reinterpret_cast<unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i, p += sizeof(T))
+        std::reverse(p, p + sizeof(T));
+}
+
+/// Reads `total` bytes of data at `offset` into `dest` with one byte range per thread; each range
+/// is read by the thread that first touches its pages.
+template <class T>
+void parallel_read_elements(const file& f, std::uint64_t offset, T* dest, std::size_t n,
+                            std::size_t threads, bool swap) {
+    const std::size_t nthreads = threads == 0 ? default_threads() : threads;
+    const auto ranges = split_rows(n, nthreads);
+    with_pool(nullptr, nthreads, ranges.size(), [&](std::size_t i) {
+        const auto& r = ranges[i];
+        auto* out = reinterpret_cast<char*>(dest + r.first_row);
+        const std::uint64_t total = std::uint64_t{r.rows()} * sizeof(T);
+        const std::uint64_t start = offset + std::uint64_t{r.first_row} * sizeof(T);
+        for (std::uint64_t done = 0; done < total;) {
+            const auto k =
+                static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, total - done));
+            f.pread_full(out + done, k, start + done);
+            done += k;
+        }
+        if (swap) byteswap_elements(dest + r.first_row, r.rows());
+        if constexpr (std::is_same_v<T, bool>) normalize_bools(dest + r.first_row, r.rows());
+    });
+}
+
+template <class T>
+void write_npy_rows(const std::filesystem::path& target, const row_source<T>& src,
+                    std::size_t threads) {
+    const std::string header = encode_npy_header(descr_of<T>(), src.shape);
+    const std::uint64_t row_bytes = std::uint64_t{src.row_size()} * sizeof(T);
+    const std::size_t nthreads = threads == 0 ? default_threads() : threads;
+    const bool whole = src.shape.empty();
+    const auto ranges = split_rows(src.rows(), whole ? 1 : nthreads);
+    const auto tmp = temp_path_for(target);
+    try {
+        file f = file::create_new(tmp);
+        f.pwrite_full(header.data(), header.size(), 0);
+        with_pool(nullptr, nthreads, ranges.size(), [&](std::size_t i) {
+            scratch<T> buffer;
+            std::uint64_t offset = header.size() + ranges[i].first_row * row_bytes;
+            for_each_chunk(src, ranges[i].first_row, ranges[i].last_row, buffer,
+                           [&](const T* p, std::size_t r0, std::size_t r1) {
+                               const std::size_t n = (r1 - r0) * src.row_size() * sizeof(T);
+                               f.pwrite_full(p, n, offset);
+                               offset += n;
+                           });
+        });
+        f.close();
+        atomic_rename(tmp, target);
+    } catch (...) {
+        remove_quietly(tmp);
+        throw;
+    }
+}
+
+}  // namespace detail
+
+template <class T>
+xt::xarray<T> read_npy(const std::filesystem::path& path, std::size_t threads) {
+    const file f = file::open_read(path);
+    const npy_header h = read_npy_header(f);  // also checks the file size against the shape
+    if (h.type.type != dtype_of<T>())
+        detail::fail("cannot read", path,
+                     "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) +
+                         "), found " + detail::shorten(h.descr) + " (" + dtype_name(h.type.type) +
+                         ")");
+    const auto n = static_cast<std::size_t>(h.elements());
+    if (h.fortran_order && h.shape.size() > 1) {
+        // column-major on disk: read it as such, then lay it out in C order (one extra copy)
+        using shape_type = typename xt::xarray<T, xt::layout_type::column_major>::shape_type;
+        auto f_order = xt::xarray<T, xt::layout_type::column_major>::from_shape(
+            shape_type(h.shape.begin(), h.shape.end()));
+        detail::parallel_read_elements(f, h.data_offset, f_order.data(), n, threads, h.type.swap);
+        xt::xarray<T> out = f_order;
+        return out;
+    }
+    xt::xarray<T> out = detail::allocate_array<T>(h.shape);
+    detail::parallel_read_elements(f, h.data_offset, out.data(), n, threads, h.type.swap);
+    return out;
+}
+
+template <class E>
+void write_npy(const std::filesystem::path& file, const xt::xexpression<E>& a,
+               std::size_t threads) {
+    detail::write_npy_rows(file, detail::make_row_source(a.derived_cast()), threads);
+}
+
+}  // namespace ndshard

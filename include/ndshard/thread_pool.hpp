@@ -1,0 +1,155 @@
+// ndshard/thread_pool.hpp — fixed workers and a parallel_for that rethrows the first exception.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ndshard {
+
+/// The number of threads `threads == 0` stands for: every core the machine reports (at least 1).
+[[nodiscard]] inline std::size_t default_threads() noexcept {
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : n;
+}
+
+/// A fixed set of worker threads. `parallel_for(n, fn)` runs fn(0) … fn(n-1) on the workers and
+/// returns when all have finished; if a task throws, the tasks not yet started are skipped and the
+/// first exception is rethrown to the caller. One parallel_for runs at a time per pool; a
+/// parallel_for called from inside a task runs its tasks inline on that worker (no deadlock).
+class thread_pool {
+  public:
+    /// `threads == 0`: one worker per core.
+    explicit thread_pool(std::size_t threads = 0) {
+        const std::size_t n = threads == 0 ? default_threads() : threads;
+        workers_.reserve(n);
+        for (std::size_t i = 0; i < n; ++i)
+            workers_.emplace_back([this] { run(); });
+    }
+    thread_pool(const thread_pool&) = delete;
+    thread_pool& operator=(const thread_pool&) = delete;
+    ~thread_pool() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (auto& w : workers_)
+            w.join();
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
+
+    template <class F>
+    void parallel_for(std::size_t n, F&& fn) {
+        if (n == 0) return;
+        if (inside_task()) {  // nested: run here, in order
+            for (std::size_t i = 0; i < n; ++i)
+                fn(i);
+            return;
+        }
+        std::lock_guard<std::mutex> one_at_a_time(submit_);
+        std::function<void(std::size_t)> task = std::ref(fn);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            task_ = &task;
+            count_ = n;
+            next_.store(0, std::memory_order_relaxed);
+            failed_.store(false, std::memory_order_relaxed);
+            first_error_ = nullptr;
+            busy_ = workers_.size();
+            ++generation_;
+        }
+        wake_.notify_all();
+        std::exception_ptr err;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            done_.wait(lock, [this] { return busy_ == 0; });
+            task_ = nullptr;
+            err = first_error_;
+            first_error_ = nullptr;
+        }
+        if (err) std::rethrow_exception(err);
+    }
+
+  private:
+    static bool& inside_task() noexcept {
+        thread_local bool inside = false;
+        return inside;
+    }
+
+    void run() {
+        inside_task() = true;
+        std::size_t seen = 0;
+        for (;;) {
+            std::function<void(std::size_t)>* task = nullptr;
+            std::size_t count = 0;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+                if (stop_) return;
+                seen = generation_;
+                task = task_;
+                count = count_;
+            }
+            for (;;) {
+                const std::size_t i = next_.fetch_add(1, std::memory_order_relaxed);
+                if (i >= count || failed_.load(std::memory_order_relaxed)) break;
+                try {
+                    (*task)(i);
+                } catch (...) {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    if (!first_error_) first_error_ = std::current_exception();
+                    failed_.store(true, std::memory_order_relaxed);
+                }
+            }
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (--busy_ == 0) done_.notify_one();
+            }
+        }
+    }
+
+    std::vector<std::thread> workers_;
+    std::mutex submit_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable done_;
+    std::function<void(std::size_t)>* task_ = nullptr;
+    std::size_t count_ = 0;
+    std::size_t busy_ = 0;
+    std::size_t generation_ = 0;
+    bool stop_ = false;
+    std::atomic<std::size_t> next_{0};
+    std::atomic<bool> failed_{false};
+    std::exception_ptr first_error_;
+};
+
+namespace detail {
+
+/// Runs `fn` on `pool` when given, else on a pool of `threads` workers made for this call. With a
+/// single thread and no pool, runs inline: no thread is started.
+template <class F>
+void with_pool(thread_pool* pool, std::size_t threads, std::size_t tasks, F&& fn) {
+    if (pool) {
+        pool->parallel_for(tasks, fn);
+        return;
+    }
+    const std::size_t n = std::min(threads == 0 ? default_threads() : threads, tasks);
+    if (n <= 1) {
+        for (std::size_t i = 0; i < tasks; ++i)
+            fn(i);
+        return;
+    }
+    thread_pool local(n);
+    local.parallel_for(tasks, fn);
+}
+
+}  // namespace detail
+}  // namespace ndshard

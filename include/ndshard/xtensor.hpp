@@ -1,0 +1,109 @@
+// ndshard/xtensor.hpp — the glue between xtensor expressions and ndshard's row sources and
+// destinations. Contiguous row-major containers, adaptors and views are used in place (zero copy);
+// anything else is evaluated one bounded row block at a time, never copied whole.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xexpression.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+
+#include "ndshard/detail/row_source.hpp"
+#include "ndshard/dtype.hpp"
+#include "ndshard/error.hpp"
+#include "ndshard/tensor_ref.hpp"
+
+namespace ndshard {
+namespace detail {
+
+template <class S>
+struct is_std_array : std::false_type {};
+template <class V, std::size_t N>
+struct is_std_array<std::array<V, N>> : std::true_type {};
+
+/// The element type an expression is saved as.
+template <class E>
+using element_t = std::remove_cv_t<typename E::value_type>;
+
+/// Points at `e`'s elements when they lie in memory in C order with no gaps, else nullptr.
+template <class E>
+[[nodiscard]] const element_t<E>* contiguous_data(const E& e) {
+    if constexpr (xt::has_data_interface<E>::value) {
+        const auto& shape = e.shape();
+        const auto& strides = e.strides();
+        std::ptrdiff_t expected = 1;
+        for (std::size_t i = shape.size(); i-- > 0;) {
+            if (shape[i] != 1 && static_cast<std::ptrdiff_t>(strides[i]) != expected)
+                return nullptr;
+            expected *= static_cast<std::ptrdiff_t>(shape[i]);
+        }
+        return e.data() + e.data_offset();
+    } else {
+        return nullptr;
+    }
+}
+
+/// A row source over an xtensor expression. `e` must outlive the source.
+template <class E>
+[[nodiscard]] row_source<element_t<E>> make_row_source(const E& e) {
+    using T = element_t<E>;
+    static_assert(is_supported_v<T>,
+                  "ndshard: element type must be bool, float, double or a fixed-width integer");
+    row_source<T> src;
+    src.shape.assign(e.shape().begin(), e.shape().end());
+    src.contiguous = contiguous_data(e);
+    if (src.contiguous) return src;
+    if (src.shape.empty()) {
+        src.fill = [&e](std::size_t, std::size_t, T* out) { *out = e(); };
+    } else {
+        src.fill = [&e](std::size_t first, std::size_t last, T* out) {
+            auto rows = xt::view(e, xt::range(first, last));
+            std::copy(rows.template cbegin<xt::layout_type::row_major>(),
+                      rows.template cend<xt::layout_type::row_major>(), out);
+        };
+    }
+    return src;
+}
+
+/// A fresh row-major array of `shape` whose memory is not yet touched (first touch happens in the
+/// worker that fills it).
+template <class T>
+[[nodiscard]] xt::xarray<T> allocate_array(const std::vector<std::size_t>& shape) {
+    using shape_type = typename xt::xarray<T>::shape_type;
+    return xt::xarray<T>::from_shape(shape_type(shape.begin(), shape.end()));
+}
+
+/// Resizes a caller's container to `shape` (reusing its memory when the size already fits) and
+/// returns where its elements start. The container must be row-major and, when its rank is fixed
+/// (xt::xtensor<T, N>), of the dataset's rank.
+template <class C>
+[[nodiscard]] element_t<C>* prepare_destination(C& out, const std::vector<std::size_t>& shape,
+                                                const std::filesystem::path& file) {
+    using shape_type = typename C::shape_type;
+    shape_type s{};
+    if constexpr (is_std_array<shape_type>::value) {
+        if (std::tuple_size<shape_type>::value != shape.size()) {
+            fail("cannot load", file,
+                 "expected a destination of rank " + std::to_string(shape.size()) +
+                     ", found one of fixed rank " +
+                     std::to_string(std::tuple_size<shape_type>::value));
+        }
+    } else {
+        s = xtl::make_sequence<shape_type>(shape.size(), 0);
+    }
+    std::copy(shape.begin(), shape.end(), s.begin());
+    out.resize(s);
+    if (out.layout() != xt::layout_type::row_major)
+        fail("cannot load", file, "expected a row-major destination, found another layout");
+    return out.data();
+}
+
+}  // namespace detail
+}  // namespace ndshard

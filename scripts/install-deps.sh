@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs, from Debian's packages, whatever ndshard's build, tests and benchmarks need and this
+# machine lacks. Quiet when everything is there; needs root (or sudo) only when something is missing.
+#   scripts/install-deps.sh           build + tests + benchmarks
+#   scripts/install-deps.sh --peers   also the optional peers the comparison benchmark measures
+set -eu
+pkgs="cmake make g++ pkg-config xtensor-dev xtl-dev catch2 libbenchmark-dev libfast-float-dev
+      nlohmann-json3-dev libxxhash-dev python3 python3-numpy"
+if [ "${1:-}" = "--peers" ]; then
+  pkgs="$pkgs python3-pandas r-cran-data.table python3-matplotlib python3-zarr python3-dask"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
