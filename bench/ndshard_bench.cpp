@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,6 +211,7 @@ class memory_probe {
 /// call failed or gave wrong data.
 struct sample {
     double seconds = 0;
+    double cpu_seconds = 0;  ///< user + system time of every thread: immune to a busy machine
     double extra_bytes = -1;
     std::string error;
 };
@@ -239,15 +241,25 @@ struct strategy {
     bool baseline = false;
 };
 
+/// CPU seconds (user + system) this process has used, all threads included.
+double cpu_now() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 template <class F>
 std::function<sample(const context&)> timed_save(F fn) {
     return [fn](const context& c) {
         memory_probe mem;
         mem.reset();
+        const double cpu0 = cpu_now();
         const auto t0 = clock_type::now();
         fn(c);
         sample s;
         s.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+        s.cpu_seconds = cpu_now() - cpu0;
         s.extra_bytes = mem.extra_bytes();
         return s;
     };
@@ -258,10 +270,12 @@ std::function<sample(const context&, bool)> timed_load(F fn) {
     return [fn](const context& c, bool check) {
         memory_probe mem;
         mem.reset();
+        const double cpu0 = cpu_now();
         const auto t0 = clock_type::now();
         loaded r = fn(c);
         sample s;
         s.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+        s.cpu_seconds = cpu_now() - cpu0;
         s.extra_bytes = mem.extra_bytes();
         if (s.extra_bytes >= 0)
             s.extra_bytes = std::max(0.0, s.extra_bytes - static_cast<double>(r.bytes));
@@ -617,7 +631,8 @@ class numpy_peer {
         const std::string answer = line();
         char ok[16] = {0};
         double extra = -1;
-        if (std::sscanf(answer.c_str(), "%lf %lf %15s", &s.seconds, &extra, ok) != 3) {
+        if (std::sscanf(answer.c_str(), "%lf %lf %lf %15s", &s.seconds, &s.cpu_seconds, &extra,
+                        ok) != 4) {
             s.error = "peer failed: " + answer;
         } else {
             s.extra_bytes = extra;
@@ -714,7 +729,7 @@ double median(std::vector<double> v) {
 struct result_row {
     std::string name;
     bool baseline = false;
-    std::vector<double> seconds[2], extra[2];  // [0] save, [1] load
+    std::vector<double> seconds[2], cpu[2], extra[2];  // [0] save, [1] load
     std::string error[2];
 };
 
@@ -757,8 +772,8 @@ void print_table(const run_result& r, const std::string& what, std::size_t bytes
         double base = 0;
         for (const auto& row : r.table)
             if (row.baseline && row.error[op].empty()) base = median(row.seconds[op]);
-        std::printf("%-36s %9s %9s %8s %13s\n", op == 0 ? "save" : "load", "seconds", "MB/s",
-                    "vs raw", "extra MiB");
+        std::printf("%-36s %9s %9s %8s %9s %10s\n", op == 0 ? "save" : "load", "seconds", "MB/s",
+                    "vs raw", "CPU s", "extra MiB");
         for (const auto& row : r.table) {
             if (!row.error[op].empty()) {
                 std::printf("  %-34s %s\n", row.name.c_str(), row.error[op].c_str());
@@ -766,8 +781,9 @@ void print_table(const run_result& r, const std::string& what, std::size_t bytes
             }
             const double s = median(row.seconds[op]);
             const double mem = median(row.extra[op]);
-            std::printf("  %-34s %9.4f %9.0f %7.2fx %13s\n", row.name.c_str(), s,
+            std::printf("  %-34s %9.4f %9.0f %7.2fx %9.4f %10s\n", row.name.c_str(), s,
                         static_cast<double>(bytes) / s / 1e6, base > 0 ? base / s : 0.0,
+                        median(row.cpu[op]),
                         mem < 0 ? "n/a" : fmt("%.1f", mem / 1048576.0).c_str());
         }
     }
@@ -923,6 +939,7 @@ int run(const config& cfg, const fs::path& work) {
                         }
                         if (!s.error.empty()) row.error[0] = s.error;
                         row.seconds[0].push_back(s.seconds);
+                        row.cpu[0].push_back(s.cpu_seconds);
                         row.extra[0].push_back(s.extra_bytes);
                     }
                     if (cfg.cold) drop_cache(c.dir);
@@ -935,6 +952,7 @@ int run(const config& cfg, const fs::path& work) {
                         }
                         if (!s.error.empty()) row.error[1] = s.error;
                         row.seconds[1].push_back(s.seconds);
+                        row.cpu[1].push_back(s.cpu_seconds);
                         row.extra[1].push_back(s.extra_bytes);
                     } else if (row.error[1].empty()) {
                         row.error[1] = "(no file: save failed)";

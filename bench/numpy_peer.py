@@ -5,16 +5,17 @@ ndshard_bench starts this script once with the reference array as a .npy file, t
 command per line on stdin and reads one answer per line on stdout, so numpy's runs interleave with
 ndshard's (the machine's noise hits both alike):
 
-    save <path> <sync 0|1>   numpy.save of the array          -> "<seconds> <extra bytes> ok"
-    load <path>              numpy.load, checked to be equal  -> "<seconds> <extra bytes> ok|bad"
+    save <path> <sync 0|1>   numpy.save of the array          -> "<seconds> <cpu> <extra bytes> ok"
+    load <path>              numpy.load, checked to be equal  -> "<seconds> <cpu> <extra bytes> ok|bad"
     savetxt / loadtxt        the same with numpy.savetxt / numpy.loadtxt ('%.18e', tab or comma)
     quit
 
-"extra bytes" is the peak resident memory beyond what the process held before the call (the
+"cpu" is user + system seconds of the process. "extra bytes" is the peak resident memory beyond what the process held before the call (the
 array it returns subtracted for a load), measured like ndshard_bench measures itself: reset the
 peak with /proc/self/clear_refs, read VmHWM from /proc/self/status.
 """
 import os
+import resource
 import sys
 import time
 
@@ -42,14 +43,19 @@ def reset_peak():
         return False
 
 
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
 def measure(op):
     can_reset = reset_peak()
     before = status_kib("VmRSS")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     result = op()
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
     extra = (status_kib("VmHWM") - before) * 1024 if can_reset else -1
-    return seconds, extra, result
+    return seconds, cpu_seconds, extra, result
 
 
 def main():
@@ -76,12 +82,12 @@ def main():
                         f.flush()
                         os.fsync(f.fileno())
 
-            seconds, extra, _ = measure(write)
+            seconds, cpu_seconds, extra, _ = measure(write)
         else:
             if op == "load":
-                seconds, extra, b = measure(lambda: np.load(path))
+                seconds, cpu_seconds, extra, b = measure(lambda: np.load(path))
             else:
-                seconds, extra, b = measure(
+                seconds, cpu_seconds, extra, b = measure(
                     lambda: np.loadtxt(path, dtype=a.dtype, delimiter=delim))
                 b = b.reshape(a.shape)
             if extra >= 0:
@@ -89,7 +95,7 @@ def main():
             if not np.array_equal(a, b):
                 ok = "bad"
             del b
-        print("%.9f %d %s" % (seconds, extra, ok), flush=True)
+        print("%.9f %.9f %d %s" % (seconds, cpu_seconds, extra, ok), flush=True)
 
 
 if __name__ == "__main__":
