@@ -4,7 +4,27 @@
 #ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL  // header-only: every xxhash symbol is static inline, no library to link
 #endif
+
+// Built for baseline x86-64, xxhash uses SSE2: ~19 GB/s hot, ~9 GB/s from memory, enough to cost a
+// save 13% and a verified load 50% against raw pwrite/pread. Its AVX2 kernels, compiled with a
+// target attribute and chosen at run time (as xxhash's own xxh_x86dispatch.c does), hash the same
+// bytes to the same value ~3.5x faster. Only when ndshard is first to include xxhash (the kernels
+// must be compiled in), not already AVX2 by compiler flags, and for the xxhash versions whose
+// internals this was checked against (0.8.0, 0.8.1); anything else takes the portable path.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__AVX2__) && !defined(XXHASH_H_5627135585666179) &&                               \
+    !defined(XXH_INLINE_ALL_31684351384) && !defined(NDSHARD_NO_XXH3_DISPATCH)
+#include <immintrin.h>
+#define XXH_X86DISPATCH  // accumulators aligned for every vector width
+#define XXH_DISPATCH_AVX2 1
+#define XXH_TARGET_AVX2 __attribute__((__target__("avx2")))
+#define NDSHARD_XXH3_DISPATCH_CANDIDATE 1
+#endif
 #include <xxhash.h>
+#if defined(NDSHARD_XXH3_DISPATCH_CANDIDATE) && XXH_VERSION_NUMBER >= 800 && \
+    XXH_VERSION_NUMBER <= 801
+#define NDSHARD_XXH3_AVX2 1
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +32,30 @@
 #include <string>
 
 namespace ndshard::detail {
+
+#ifdef NDSHARD_XXH3_AVX2
+__attribute__((__target__("avx2"))) inline void xxh3_update_avx2(XXH3_state_t* state,
+                                                                 const void* data,
+                                                                 std::size_t n) noexcept {
+    (void)XXH3_update(state, static_cast<const xxh_u8*>(data), n, XXH3_accumulate_512_avx2,
+                      XXH3_scrambleAcc_avx2);
+}
+inline bool cpu_has_avx2() noexcept {
+    static const bool yes = __builtin_cpu_supports("avx2") != 0;
+    return yes;
+}
+#endif
+
+/// XXH3_64bits_update, through the AVX2 kernels when the CPU has them (same result).
+inline void xxh3_update(XXH3_state_t* state, const void* data, std::size_t n) noexcept {
+#ifdef NDSHARD_XXH3_AVX2
+    if (cpu_has_avx2()) {
+        xxh3_update_avx2(state, data, n);
+        return;
+    }
+#endif
+    (void)XXH3_64bits_update(state, data, n);
+}
 
 /// Hashes a byte stream piece by piece; `digest()` equals XXH3_64bits of the concatenation.
 class xxh3_stream {
@@ -25,7 +69,7 @@ class xxh3_stream {
     ~xxh3_stream() { XXH3_freeState(state_); }
 
     void update(const void* data, std::size_t n) noexcept {
-        if (n) XXH3_64bits_update(state_, data, n);
+        if (n) xxh3_update(state_, data, n);
     }
     [[nodiscard]] std::uint64_t digest() const noexcept { return XXH3_64bits_digest(state_); }
     /// "xxh3:0123456789abcdef", the manifest's spelling.
