@@ -49,7 +49,8 @@ Times, for save and for load, every way of moving an array between memory and fi
                         hardware baseline; loads read into a fresh, untouched buffer)
   one thread, one file  std::ofstream / std::ifstream of the whole array
   std::thread per block one thread and one std::ofstream / std::ifstream file per row block
-  ndshard shards        ndshard::save / ndshard::load (its pool, one .npy shard per thread)
+  ndshard shards        ndshard::save / ndshard::load (its pool, one .npy shard per thread);
+                        again with load_options::verify = false, to show the checksums' cost
   ndshard one file      ndshard::write_npy / ndshard::read_npy (one .npy file, every thread)
   numpy                 numpy.save / numpy.load in a python3 process (skipped if not installed)
 Each run of each strategy is interleaved with the others; the table shows the median seconds, MB/s,
@@ -551,10 +552,13 @@ auto as_array(const context& c, std::size_t cols) {
     return xt::adapt(static_cast<const T*>(c.data), n, xt::no_ownership(), shape);
 }
 
+/// ndshard::save / ndshard::load; `verify = false` shows what checking the checksums costs.
 template <class T>
-strategy ndshard_shards_strategy(std::size_t cols, ndshard::shard_format format) {
+strategy ndshard_shards_strategy(std::size_t cols, ndshard::shard_format format,
+                                 bool verify = true) {
     strategy s;
     s.name = std::string("ndshard shards (save/load, ") + ndshard::to_string(format) + ")";
+    if (!verify) s.name = "ndshard shards, load verify=false";
     s.save = timed_save([cols, format](const context& c) {
         ndshard::save_options o;
         o.format = format;
@@ -562,9 +566,10 @@ strategy ndshard_shards_strategy(std::size_t cols, ndshard::shard_format format)
         o.sync = c.sync;
         (void)ndshard::save(c.dir / "data.nds", as_array<T>(c, cols), o);
     });
-    s.load = timed_load([](const context& c) {
+    s.load = timed_load([verify](const context& c) {
         ndshard::load_options o;
         o.threads = c.threads;
+        o.verify = verify;
         return keep_array(ndshard::load<T>(c.dir / "data.nds", o));
     });
     return s;
@@ -882,6 +887,7 @@ int run(const config& cfg, const fs::path& work) {
         strategies.push_back(one_stream_strategy());
         strategies.push_back(thread_per_block_strategy(elem));
         strategies.push_back(ndshard_shards_strategy<T>(cfg.cols, format));
+        strategies.push_back(ndshard_shards_strategy<T>(cfg.cols, format, false));
         strategies.push_back(ndshard_npy_file_strategy<T>(cfg.cols));
     } else {
         // text: the raw rows stay as the binary yardstick; ndshard's text strategies (shards,
