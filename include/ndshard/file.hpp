@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -59,6 +60,8 @@ class file {
     [[nodiscard]] std::uint64_t size() const {
         struct stat st {};
         if (::fstat(fd_, &st) != 0) detail::fail_system("stat", path_, errno);
+        // a directory opens for reading but cannot be read: say so in the system's words
+        if (S_ISDIR(st.st_mode)) detail::fail_system("read", path_, EISDIR);
         if (!S_ISREG(st.st_mode)) detail::fail("cannot read", path_, "not a regular file");
         return static_cast<std::uint64_t>(st.st_size);
     }
@@ -152,8 +155,10 @@ class file {
 /// Renames `from` to `to` atomically, replacing `to`.
 inline void atomic_rename(const std::filesystem::path& from, const std::filesystem::path& to) {
     if (::rename(from.c_str(), to.c_str()) != 0) {
-        detail::fail("cannot rename", from,
-                     "to " + detail::quoted(to) + ": " + std::strerror(errno));
+        const int err = errno;
+        // not detail::fail: its "'from': detail" would read "cannot rename 'a': to 'b': ..."
+        throw error("ndshard: cannot rename " + detail::quoted(from) + " to " + detail::quoted(to) +
+                    ": " + std::strerror(err));
     }
 }
 

@@ -1,0 +1,97 @@
+// tests/support.hpp — helpers shared by the test files: a scratch directory, bit-exact
+// comparison, file reading.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include "ndshard/error.hpp"
+
+namespace ndshard_test {
+
+/// A fresh directory under /tmp, unique per process and per instance, removed with its contents
+/// when the test ends (also when it fails).
+class temp_dir {
+  public:
+    temp_dir() {
+        static std::atomic<unsigned> counter{0};
+        path_ =
+            std::filesystem::temp_directory_path() / ("ndshard_test_" + std::to_string(::getpid()) +
+                                                      "_" + std::to_string(counter.fetch_add(1)));
+        std::filesystem::remove_all(path_);
+        std::filesystem::create_directories(path_);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] std::filesystem::path operator/(const std::string& name) const {
+        return path_ / name;
+    }
+
+  private:
+    std::filesystem::path path_;
+};
+
+/// True when both ranges hold the same bytes (NaN payloads and signed zeros included).
+template <class A, class B>
+[[nodiscard]] bool same_bits(const A& a, const B& b) {
+    using T = typename A::value_type;
+    static_assert(std::is_same_v<T, typename B::value_type>);
+    if (a.size() != b.size()) return false;
+    auto ib = b.begin();
+    for (auto ia = a.begin(); ia != a.end(); ++ia, ++ib) {
+        const T x = *ia, y = *ib;  // copies: std::vector<bool>-like proxies have no address
+        if (std::memcmp(&x, &y, sizeof(T)) != 0) return false;
+    }
+    return true;
+}
+
+/// The names of the entries of `dir`, sorted.
+[[nodiscard]] inline std::set<std::string> list_dir(const std::filesystem::path& dir) {
+    std::set<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        names.insert(e.path().filename().string());
+    return names;
+}
+
+/// A whole file's bytes.
+[[nodiscard]] inline std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Writes `bytes` as the whole file `p`.
+inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// The message of the ndshard::error `fn` throws, or "" when it throws nothing (any other
+/// exception escapes and fails the test).
+template <class F>
+[[nodiscard]] std::string error_of(F&& fn) {
+    try {
+        fn();
+    } catch (const ndshard::error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace ndshard_test
