@@ -6,6 +6,7 @@
 // so the data starts on a 64-byte boundary, then the raw data.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -253,8 +254,10 @@ inline std::string encode_npy_header(const std::string& descr,
 }
 
 inline npy_header decode_npy_header(std::string_view bytes, const std::filesystem::path& file) {
-    if (bytes.size() < 10 || bytes.substr(0, 6) != "\x93NUMPY")
+    if (bytes.substr(0, 6) != "\x93NUMPY")
         detail::fail("not a .npy file:", file, "expected the magic string \\x93NUMPY at byte 0");
+    // the magic, then a file too short for the version and length: a truncated header
+    if (bytes.size() < 10) detail::npy_fail(file, "the file ends inside the header");
     const auto major = static_cast<unsigned char>(bytes[6]);
     if (major < 1 || major > 3)
         detail::npy_fail(file, "expected format version 1, 2 or 3, found " +
@@ -269,9 +272,8 @@ inline npy_header decode_npy_header(std::string_view bytes, const std::filesyste
                                    std::to_string(npy_max_header) + " bytes");
     const std::size_t start = 8 + len_size;
     if (bytes.size() < start + hlen)
-        detail::npy_fail(file, "expected a " + std::to_string(hlen) +
-                                   "-byte header, found the file ends after " +
-                                   std::to_string(bytes.size() - start));
+        detail::npy_fail(file, "expected a " + std::to_string(hlen) + "-byte header, found only " +
+                                   std::to_string(bytes.size() - start) + " bytes");
     std::string_view dict = bytes.substr(start, static_cast<std::size_t>(hlen));
     detail::npy_dict_parser parser(dict, file);
     npy_header h = parser.parse();
@@ -290,17 +292,18 @@ inline npy_header read_npy_header(const file& f, std::string* raw) {
     // the fixed prefix first, then exactly as many bytes as the header claims (bounded above)
     std::string buf(12, '\0');
     buf.resize(f.pread_some(buf.data(), buf.size(), 0));
-    if (buf.size() < 10 || buf.compare(0, 6, "\x93NUMPY") != 0)
-        detail::fail("not a .npy file:", f.path(),
-                     "expected the magic string \\x93NUMPY at byte 0");
-    const auto major = static_cast<unsigned char>(buf[6]);
+    const auto major = buf.size() > 6 ? static_cast<unsigned char>(buf[6]) : 0;
     std::uint64_t hlen = 0;
     const std::size_t len_size = major == 1 ? 2 : 4;
-    if (major >= 1 && major <= 3 && buf.size() >= 8 + len_size) {
+    // decode_npy_header below reports a bad magic, version or length; read more only when sound
+    if (buf.compare(0, 6, "\x93NUMPY") == 0 && major >= 1 && major <= 3 &&
+        buf.size() >= 8 + len_size) {
         for (std::size_t b = 0; b < len_size; ++b)
             hlen |= std::uint64_t{static_cast<unsigned char>(buf[8 + b])} << (8 * b);
-        if (hlen <= npy_max_header && 8 + len_size + hlen <= fsize) {
-            buf.resize(8 + len_size + static_cast<std::size_t>(hlen));
+        // a file that ends inside the header: read what is there, so the message says how much
+        if (hlen <= npy_max_header) {
+            buf.resize(
+                static_cast<std::size_t>(std::min<std::uint64_t>(8 + len_size + hlen, fsize)));
             f.pread_full(buf.data(), buf.size(), 0);
         }
     }
