@@ -443,6 +443,8 @@ inline void check_shard_files(const std::filesystem::path& dir, const dataset_in
         const auto status = std::filesystem::symlink_status(path, ec);
         if (ec || !std::filesystem::exists(status))
             fail_system("open shard", path, ec ? ec.value() : ENOENT);
+        // a directory in a shard's place: the system's own words, as for any unreadable shard
+        if (std::filesystem::is_directory(status)) fail_system("open shard", path, EISDIR);
         if (!std::filesystem::is_regular_file(status))
             fail("cannot open shard", path, "expected a regular file inside the dataset");
         const std::uint64_t size = std::filesystem::file_size(path, ec);
