@@ -2,16 +2,19 @@
 // comparison, file reading.
 #pragma once
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -96,5 +99,28 @@ template <class F>
     }
     return "";
 }
+
+// Limits the size of any file this process writes, with SIGXFSZ ignored so that a write past the
+// limit fails with EFBIG ("File too large") instead of killing the process; restores both.
+class file_size_limit {
+  public:
+    explicit file_size_limit(rlim_t bytes) {
+        if (::getrlimit(RLIMIT_FSIZE, &saved_) != 0) throw std::runtime_error("getrlimit failed");
+        rlimit lim = saved_;
+        lim.rlim_cur = bytes;
+        if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) throw std::runtime_error("setrlimit failed");
+        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);  // before any write can pass the limit
+    }
+    file_size_limit(const file_size_limit&) = delete;
+    file_size_limit& operator=(const file_size_limit&) = delete;
+    ~file_size_limit() {
+        ::setrlimit(RLIMIT_FSIZE, &saved_);
+        std::signal(SIGXFSZ, old_handler_);
+    }
+
+  private:
+    rlimit saved_{};
+    void (*old_handler_)(int) = SIG_DFL;
+};
 
 }  // namespace ndshard_test

@@ -1,10 +1,7 @@
 // Failures: a bad path, an unreadable file and a full disk each give an ndshard::error naming the
 // file and the system's reason, leave the previous dataset loadable with its old values, and
 // leave no file of the failed save behind. A dtype mismatch names both types.
-#include <sys/resource.h>
-
 #include <catch2/catch.hpp>
-#include <csignal>
 #include <ndshard/ndshard.hpp>
 #include <numeric>
 #include <string>
@@ -40,29 +37,6 @@ struct previous_dataset {
     std::filesystem::path dir;
     xt::xarray<double> values;
     std::set<std::string> files;
-};
-
-// Limits the size of any file this process writes, with SIGXFSZ ignored so that a write past the
-// limit fails with EFBIG ("File too large") instead of killing the process; restores both.
-class file_size_limit {
-  public:
-    explicit file_size_limit(rlim_t bytes) {
-        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
-        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
-        rlimit lim = saved_;
-        lim.rlim_cur = bytes;
-        REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
-    }
-    file_size_limit(const file_size_limit&) = delete;
-    file_size_limit& operator=(const file_size_limit&) = delete;
-    ~file_size_limit() {
-        ::setrlimit(RLIMIT_FSIZE, &saved_);
-        std::signal(SIGXFSZ, old_handler_);
-    }
-
-  private:
-    rlimit saved_{};
-    void (*old_handler_)(int) = SIG_DFL;
 };
 
 }  // namespace
@@ -177,7 +151,7 @@ TEST_CASE("errors: a full disk names the file and the system's reason", "[errors
 
     SECTION("save, one thread: the first shard fails") {
         {
-            const file_size_limit limit(64 * 1024);
+            const ndshard_test::file_size_limit limit(64 * 1024);
             REQUIRE(error_of([&] {
                         (void)ndshard::save(prev.dir, bigger, {ndshard::shard_format::npy, 2, 1});
                     }) == "ndshard: cannot write '" +
@@ -187,7 +161,7 @@ TEST_CASE("errors: a full disk names the file and the system's reason", "[errors
     }
     SECTION("save, two threads: either shard's failure arrives, nothing of it remains") {
         {
-            const file_size_limit limit(64 * 1024);
+            const ndshard_test::file_size_limit limit(64 * 1024);
             REQUIRE_THAT(
                 error_of([&] {
                     (void)ndshard::save(prev.dir, bigger, {ndshard::shard_format::npy, 2, 2});
@@ -199,7 +173,7 @@ TEST_CASE("errors: a full disk names the file and the system's reason", "[errors
     }
     SECTION("save without sync, from a non-contiguous source") {
         {
-            const file_size_limit limit(64 * 1024);
+            const ndshard_test::file_size_limit limit(64 * 1024);
             ndshard::save_options o{ndshard::shard_format::npy, 1, 1};
             o.sync = false;
             REQUIRE(error_of([&] { (void)ndshard::save(prev.dir, xt::transpose(bigger), o); }) ==
@@ -210,7 +184,7 @@ TEST_CASE("errors: a full disk names the file and the system's reason", "[errors
     }
     SECTION("write_npy: the old file stays, the temporary one goes") {
         {
-            const file_size_limit limit(64 * 1024);
+            const ndshard_test::file_size_limit limit(64 * 1024);
             const std::string m = error_of([&] { ndshard::write_npy(tmp / "one.npy", bigger, 2); });
             REQUIRE_THAT(
                 m, StartsWith("ndshard: cannot write '" + (tmp / "one.npy").string() + ".tmp-") &&

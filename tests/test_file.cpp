@@ -66,6 +66,23 @@ TEST_CASE("file: a short file ends a read early", "[file]") {
     REQUIRE(std::string(buf, 4) == "6789");
 }
 
+TEST_CASE("file: pwrite_full continues after a short write", "[file]") {
+    ndshard_test::temp_dir tmp;
+    const auto p = tmp / "limited";
+    const std::string bytes(600, 'x');
+    std::string m;
+    {
+        // the kernel writes the 500 bytes below the limit and returns short; the loop's next
+        // write, at the limit, fails with EFBIG
+        const ndshard_test::file_size_limit limit(1000);
+        const auto f = ndshard::file::create(p);
+        m = error_of([&] { f.pwrite_full(bytes.data(), bytes.size(), 500); });
+    }
+    REQUIRE(m == "ndshard: cannot write '" + p.string() + "': File too large");
+    REQUIRE(std::filesystem::file_size(p) == 1000);
+    REQUIRE(ndshard_test::read_file(p).substr(500) == std::string(500, 'x'));
+}
+
 TEST_CASE("file: a pipe cannot be read at an offset", "[file]") {
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
