@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
                         same_bits(b, ndshard::load<std::int32_t>(dir / "b.nds")) &&
                         same_bits(a, ndshard::read_npy<double>(dir / "a.npy", 2)) &&
                         same_bits(b, ndshard::read_npy<std::int32_t>(dir / "b.npy"));
-        std::printf("ndshard %s: %s\n", ndshard::version, ok ? "bit-exact round trips" : "MISMATCH");
+        std::printf("ndshard %s: %s\n", ndshard::version,
+                    ok ? "bit-exact round trips" : "MISMATCH");
         std::filesystem::remove_all(dir);
         return ok ? 0 : 1;
     } catch (const std::exception& e) {
