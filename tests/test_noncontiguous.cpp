@@ -116,7 +116,7 @@ TEST_CASE("non-contiguous: a large source is evaluated in bounded row blocks", "
         fill(first, last, out);
     };
     ndshard_test::temp_dir tmp;
-    ndshard::detail::write_npy_rows(tmp / "b.npy", src, 2);
+    ndshard::detail::write_npy_rows(tmp / "b.npy", src, ndshard::npy_write_options{2});
     REQUIRE(filled == rows);
     REQUIRE(largest <= ndshard::detail::chunk_bytes);
     const auto c = ndshard::read_npy<double>(tmp / "b.npy", 2);
@@ -158,4 +158,33 @@ TEST_CASE("contiguous sources are written with zero copies", "[noncontiguous]") 
     const std::string bytes = ndshard_test::read_file(tmp / "a.npy");
     REQUIRE(bytes.size() == 128 + a.size() * sizeof(double));
     REQUIRE(std::memcmp(bytes.data() + 128, a.data(), a.size() * sizeof(double)) == 0);
+}
+
+TEST_CASE("noncontiguous: rows wider than a chunk are evaluated piecewise, not whole",
+          "[noncontiguous]") {
+    // the transpose of a tall array: 2 rows of 6 MiB each, wider than a 4 MiB chunk
+    const std::size_t n = 3 * ndshard::detail::chunk_bytes / sizeof(double) / 2;
+    xt::xarray<double> tall = xt::arange<double>(static_cast<double>(2 * n)).reshape({n, 2});
+    const auto wide = xt::transpose(tall);
+    auto src = ndshard::detail::make_row_source(wide);
+    REQUIRE(src.contiguous == nullptr);
+    std::size_t pieces = 0, largest = 0, total = 0;
+    std::vector<double> got;
+    ndshard::detail::scratch<double> buffer;
+    ndshard::detail::for_each_piece(src, 0, 2, buffer, [&](const double* p, std::size_t k) {
+        ++pieces;
+        largest = std::max(largest, k * sizeof(double));
+        total += k;
+        got.insert(got.end(), p, p + k);
+    });
+    const xt::xarray<double> expected = wide;
+    REQUIRE(got == std::vector<double>(expected.begin(), expected.end()));
+    REQUIRE(total == 2 * n);
+    REQUIRE(pieces == 3);  // 12 MiB in 4 MiB pieces, across the row boundary
+    REQUIRE(largest <= ndshard::detail::chunk_bytes);
+    ndshard_test::temp_dir tmp;
+    ndshard::write_npy(tmp / "w.npy", wide, 2);
+    REQUIRE((ndshard::read_npy<double>(tmp / "w.npy") == wide));
+    ndshard::save(tmp / "w.nds", wide, {ndshard::shard_format::npy, 2, 2});
+    REQUIRE((ndshard::load<double>(tmp / "w.nds") == wide));
 }

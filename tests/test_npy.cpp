@@ -315,3 +315,17 @@ TEST_CASE("npy: write_npy replaces a file whole and leaves no temporary file", "
     ndshard::write_npy(tmp / "b.npy", a, 16);
     REQUIRE((ndshard::read_npy<int>(tmp / "b.npy", 16) == a));
 }
+
+TEST_CASE("npy: headers are byte-identical to the ones numpy wrote", "[npy]") {
+    // every valid C-order fixture numpy made: our header for the same descr and shape matches
+    // numpy's byte for byte (growth-axis spaces, 1-64 bytes of padding, version 1.0)
+    for (const char* name : {"v1_f8.npy", "dtype_b1.npy", "dtype_f4.npy", "dtype_i1.npy",
+                             "dtype_u8.npy", "empty_0x3.npy", "empty_2x0.npy", "zero_d.npy"}) {
+        INFO(name);
+        const std::string bytes = ndshard_test::read_file(fixture(name));
+        const auto h = ndshard::decode_npy_header(bytes, name);
+        REQUIRE(!h.fortran_order);
+        REQUIRE(ndshard::encode_npy_header(h.descr, h.shape) ==
+                bytes.substr(0, static_cast<std::size_t>(h.data_offset)));
+    }
+}

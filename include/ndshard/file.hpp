@@ -51,6 +51,13 @@ class file {
     [[nodiscard]] static file create_new(const std::filesystem::path& p) {
         return file(p, O_WRONLY | O_CREAT | O_EXCL, 0644, "create");
     }
+    /// Creates `p`, a private temporary name for `shown`, which every error message names: the
+    /// caller asked to write `shown` and never heard of `p`.
+    [[nodiscard]] static file create_new(const std::filesystem::path& p,
+                                         const std::filesystem::path& shown) {
+        file f(p, O_WRONLY | O_CREAT | O_EXCL, 0644, "create", shown);
+        return f;
+    }
 
     [[nodiscard]] int fd() const noexcept { return fd_; }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
@@ -137,11 +144,15 @@ class file {
     static constexpr std::size_t max_io = std::size_t{1} << 30;
 
   private:
-    file(const std::filesystem::path& p, int flags, mode_t mode, const char* what) : path_(p) {
+    file(const std::filesystem::path& p, int flags, mode_t mode, const char* what)
+        : file(p, flags, mode, what, p) {}
+    file(const std::filesystem::path& p, int flags, mode_t mode, const char* what,
+         const std::filesystem::path& shown)
+        : path_(shown) {
         do {
             fd_ = ::open(p.c_str(), flags | O_CLOEXEC, mode);
         } while (fd_ < 0 && errno == EINTR);
-        if (fd_ < 0) detail::fail_system(what, p, errno);
+        if (fd_ < 0) detail::fail_system(what, shown, errno);
     }
     void reset() noexcept {
         if (fd_ >= 0) ::close(fd_);

@@ -232,14 +232,22 @@ inline std::string encode_npy_header(const std::string& descr,
         if (i + 1 < shape.size()) dict += ' ';
     }
     dict += "), }";
-    // 1.0 has a 2-byte length; switch to 2.0 only when the dict cannot fit (as numpy does)
+    // numpy leaves room for the growing axis to reach 21 digits, so a header can be rewritten in
+    // place; doing the same keeps our files byte-identical to numpy.save's
+    if (!shape.empty()) {
+        const std::size_t digits =
+            std::to_string(shape[fortran_order ? shape.size() - 1 : 0]).size();
+        if (digits < 21) dict.append(21 - digits, ' ');
+    }
+    // numpy pads with 1 to 64 spaces (64 when already aligned); 1.0 has a 2-byte length, 2.0 is
+    // used only when the header cannot fit it
     std::size_t prefix = 10;
-    std::size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;
+    std::size_t total = (prefix + dict.size() + 1) / 64 * 64 + 64;
     int major = 1;
     if (total - prefix > 65535) {
         prefix = 12;
         major = 2;
-        total = (prefix + dict.size() + 1 + 63) / 64 * 64;
+        total = (prefix + dict.size() + 1) / 64 * 64 + 64;
     }
     const std::size_t hlen = total - prefix;
     std::string out = "\x93NUMPY";

@@ -29,11 +29,21 @@ namespace ndshard {
 template <class T>
 [[nodiscard]] xt::xarray<T> read_npy(const std::filesystem::path& file, std::size_t threads = 0);
 
+struct npy_write_options {
+    std::size_t threads = 0;  ///< 0: all cores
+    bool sync = true;         ///< fsync the file before the rename and the directory after it
+};
+
 /// Writes `a` as one .npy file with `threads` threads (0: all cores) writing disjoint row ranges at
-/// their offsets. The file appears whole or not at all (written beside it, then renamed).
+/// their offsets. The file appears whole or not at all: it is written beside the target under a
+/// private name, fsynced, and renamed over it (the previous file stays intact until then).
 template <class E>
 void write_npy(const std::filesystem::path& file, const xt::xexpression<E>& a,
                std::size_t threads = 0);
+/// The same, with `sync = false` to skip the fsyncs (faster, but a crash may lose the new file).
+template <class E>
+void write_npy(const std::filesystem::path& file, const xt::xexpression<E>& a,
+               const npy_write_options& options);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -52,8 +62,10 @@ template <class T>
 void parallel_read_elements(const file& f, std::uint64_t offset, T* dest, std::size_t n,
                             std::size_t threads, bool swap) {
     const std::size_t nthreads = threads == 0 ? default_threads() : threads;
-    const auto ranges = split_rows(n, nthreads);
-    with_pool(nullptr, nthreads, ranges.size(), [&](std::size_t i) {
+    // a thread per MiB at most: tiny files are not worth a thread each
+    const std::size_t tasks = std::min(nthreads, std::max<std::size_t>(1, n * sizeof(T) >> 20));
+    const auto ranges = split_rows(n, tasks);
+    with_pool(nullptr, tasks, ranges.size(), [&](std::size_t i) {
         const auto& r = ranges[i];
         auto* out = reinterpret_cast<char*>(dest + r.first_row);
         const std::uint64_t total = std::uint64_t{r.rows()} * sizeof(T);
@@ -71,32 +83,35 @@ void parallel_read_elements(const file& f, std::uint64_t offset, T* dest, std::s
 
 template <class T>
 void write_npy_rows(const std::filesystem::path& target, const row_source<T>& src,
-                    std::size_t threads) {
+                    const npy_write_options& options) {
     const std::string header = encode_npy_header(descr_of<T>(), src.shape);
     const std::uint64_t row_bytes = std::uint64_t{src.row_size()} * sizeof(T);
-    const std::size_t nthreads = threads == 0 ? default_threads() : threads;
+    const std::size_t nthreads = options.threads == 0 ? default_threads() : options.threads;
     const bool whole = src.shape.empty();
     const auto ranges = split_rows(src.rows(), whole ? 1 : nthreads);
+    // written beside the target under a private name; errors name the target the caller gave
     const auto tmp = temp_path_for(target);
+    file f = file::create_new(tmp, target);
     try {
-        file f = file::create_new(tmp);
         f.pwrite_full(header.data(), header.size(), 0);
         with_pool(nullptr, nthreads, ranges.size(), [&](std::size_t i) {
             scratch<T> buffer;
             std::uint64_t offset = header.size() + ranges[i].first_row * row_bytes;
-            for_each_chunk(src, ranges[i].first_row, ranges[i].last_row, buffer,
-                           [&](const T* p, std::size_t r0, std::size_t r1) {
-                               const std::size_t n = (r1 - r0) * src.row_size() * sizeof(T);
+            for_each_piece(src, ranges[i].first_row, ranges[i].last_row, buffer,
+                           [&](const T* p, std::size_t elements) {
+                               const std::size_t n = elements * sizeof(T);
                                f.pwrite_full(p, n, offset);
                                offset += n;
                            });
         });
+        if (options.sync) f.sync();
         f.close();
         atomic_rename(tmp, target);
     } catch (...) {
         remove_quietly(tmp);
         throw;
     }
+    if (options.sync) sync_directory(target.has_parent_path() ? target.parent_path() : ".");
 }
 
 }  // namespace detail
@@ -128,7 +143,13 @@ xt::xarray<T> read_npy(const std::filesystem::path& path, std::size_t threads) {
 template <class E>
 void write_npy(const std::filesystem::path& file, const xt::xexpression<E>& a,
                std::size_t threads) {
-    detail::write_npy_rows(file, detail::make_row_source(a.derived_cast()), threads);
+    write_npy(file, a, npy_write_options{threads});
+}
+
+template <class E>
+void write_npy(const std::filesystem::path& file, const xt::xexpression<E>& a,
+               const npy_write_options& options) {
+    detail::write_npy_rows(file, detail::make_row_source(a.derived_cast()), options);
 }
 
 }  // namespace ndshard

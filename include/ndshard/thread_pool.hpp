@@ -8,8 +8,12 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "ndshard/error.hpp"
 
 namespace ndshard {
 
@@ -29,20 +33,20 @@ class thread_pool {
     explicit thread_pool(std::size_t threads = 0) {
         const std::size_t n = threads == 0 ? default_threads() : threads;
         workers_.reserve(n);
-        for (std::size_t i = 0; i < n; ++i)
-            workers_.emplace_back([this] { run(); });
+        try {
+            for (std::size_t i = 0; i < n; ++i)
+                workers_.emplace_back([this] { run(); });
+        } catch (const std::system_error& e) {
+            // the destructor will not run: stop the workers already started
+            const std::size_t started = workers_.size();
+            stop_and_join();
+            throw error("ndshard: cannot start thread " + std::to_string(started + 1) + " of " +
+                        std::to_string(n) + ": " + e.what());
+        }
     }
     thread_pool(const thread_pool&) = delete;
     thread_pool& operator=(const thread_pool&) = delete;
-    ~thread_pool() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stop_ = true;
-        }
-        wake_.notify_all();
-        for (auto& w : workers_)
-            w.join();
-    }
+    ~thread_pool() { stop_and_join(); }
 
     [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
 
@@ -79,6 +83,17 @@ class thread_pool {
     }
 
   private:
+    void stop_and_join() noexcept {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (auto& w : workers_)
+            w.join();
+        workers_.clear();
+    }
+
     static bool& inside_task() noexcept {
         thread_local bool inside = false;
         return inside;

@@ -66,6 +66,19 @@ template <class E>
     if (src.shape.empty()) {
         src.fill = [&e](std::size_t, std::size_t, T* out) { *out = e(); };
     } else {
+        // xtensor computes a view's strides lazily inside const methods: compute them here, on
+        // one thread, before workers evaluate the expression in parallel (else a data race)
+        if (src.shape[0] > 0) {
+            auto warm = xt::view(e, xt::range(0, 1));
+            (void)warm.template cbegin<xt::layout_type::row_major>();
+            (void)warm.template cend<xt::layout_type::row_major>();
+            (void)e.template cbegin<xt::layout_type::row_major>();
+        }
+        src.fill_flat = [&e](std::size_t first, std::size_t n, T* out) {
+            auto it = e.template cbegin<xt::layout_type::row_major>();
+            it += static_cast<std::ptrdiff_t>(first);
+            std::copy_n(it, n, out);
+        };
         src.fill = [&e](std::size_t first, std::size_t last, T* out) {
             auto rows = xt::view(e, xt::range(first, last));
             std::copy(rows.template cbegin<xt::layout_type::row_major>(),
@@ -124,7 +137,13 @@ template <class C>
         s = xtl::make_sequence<shape_type>(shape.size(), 0);
     }
     std::copy(shape.begin(), shape.end(), s.begin());
-    out.resize(s);
+    static_assert(C::static_layout != xt::layout_type::column_major,
+                  "ndshard: load_into needs a row-major destination");
+    if constexpr (C::static_layout == xt::layout_type::dynamic) {
+        out.resize(s, xt::layout_type::row_major);
+    } else {
+        out.resize(s);
+    }
     if (out.layout() != xt::layout_type::row_major)
         fail("cannot load", file, "expected a row-major destination, found another layout");
     advise_huge_pages(out.data(), out.size() * sizeof(element_t<C>));

@@ -264,8 +264,8 @@ void write_npy_shard(const file& f, const row_source<T>& src, std::size_t first,
     hash.update(header.data(), header.size());
     std::uint64_t offset = header.size();
     scratch<T> buffer;
-    for_each_chunk(src, first, last, buffer, [&](const T* p, std::size_t r0, std::size_t r1) {
-        const std::size_t n = (r1 - r0) * src.row_size() * sizeof(T);
+    for_each_piece(src, first, last, buffer, [&](const T* p, std::size_t elements) {
+        const std::size_t n = elements * sizeof(T);
         f.pwrite_full(p, n, offset);
         hash.update(p, n);
         offset += n;

@@ -17,6 +17,9 @@ struct row_source {
     std::vector<std::size_t> shape;
     const T* contiguous = nullptr;
     std::function<void(std::size_t first, std::size_t last, T* out)> fill;
+    /// Evaluates `n` elements starting at flat (row-major) element `first`: used instead of
+    /// `fill` when one row is larger than a chunk, so a worker's buffer stays bounded.
+    std::function<void(std::size_t first, std::size_t n, T* out)> fill_flat;
 
     [[nodiscard]] std::size_t rows() const noexcept { return shape.empty() ? 1 : shape[0]; }
     [[nodiscard]] std::size_t row_size() const noexcept {
@@ -67,6 +70,29 @@ void for_each_chunk(const row_source<T>& src, std::size_t first, std::size_t las
             src.fill(r, e, out);
             fn(static_cast<const T*>(out), r, e);
         }
+    }
+}
+
+/// Calls `fn(const T* p, std::size_t n)` for consecutive pieces of the elements of rows
+/// [first, last), each at most `chunk_bytes`, splitting rows when one row is larger than that
+/// (binary writers need bytes, not rows). Contiguous sources hand out pointers into the array.
+template <class T, class F>
+void for_each_piece(const row_source<T>& src, std::size_t first, std::size_t last,
+                    scratch<T>& buffer, F&& fn) {
+    const std::size_t rs = src.row_size();
+    const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes / sizeof(T));
+    if (src.contiguous || !src.fill_flat || rs <= per_chunk) {
+        for_each_chunk(src, first, last, buffer,
+                       [&](const T* p, std::size_t r0, std::size_t r1) { fn(p, (r1 - r0) * rs); });
+        return;
+    }
+    const std::size_t end = last * rs;
+    for (std::size_t e = first * rs; e < end;) {
+        const std::size_t n = std::min(per_chunk, end - e);
+        T* out = buffer.get(n);
+        src.fill_flat(e, n, out);
+        fn(static_cast<const T*>(out), n);
+        e += n;
     }
 }
 
