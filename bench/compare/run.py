@@ -140,26 +140,21 @@ class Runner:
         return cmd
 
     def run(self, cmd, timeout=1800):
-        """Runs one driver; returns (its JSON line, ru_maxrss in bytes from wait4, the largest
-        file-backed resident set sampled, stderr)."""
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-            status_path = "/proc/%d/status" % proc.pid
-            file_rss = 0
-            start = time.monotonic()
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                file_rss = max(file_rss, mapped_bytes(status_path))
-                if time.monotonic() - start > timeout:
-                    proc.kill()
-                time.sleep(0.005)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            out.seek(0)
-            err.seek(0)
-            text = out.read().decode(errors="replace").strip().splitlines()
-            stderr = err.read().decode(errors="replace").strip()
+        """Runs one driver under compare_spawn; returns (its JSON line, its ru_maxrss in bytes, the
+        largest mapped tmpfs part sampled in bytes, stderr)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            out_path, err_path, report_path = (Path(tmp) / n for n in ("out", "err", "report"))
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                proc = subprocess.Popen([str(self.bin / "compare_spawn"), str(report_path)] + cmd, stdout=out,
+                                        stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+            text = out_path.read_text(errors="replace").strip().splitlines()
+            stderr = err_path.read_text(errors="replace").strip()
+            report = json.loads(report_path.read_text()) if report_path.exists() else {}
         line = None
         for candidate in reversed(text):
             try:
@@ -167,10 +162,10 @@ class Runner:
                 break
             except ValueError:
                 continue
-        if proc.returncode != 0 or line is None:
+        if proc.returncode != 0 or line is None or not report:
             tail = (stderr or "\n".join(text))[-600:]
             raise RuntimeError("exit status %d: %s" % (proc.returncode, tail))
-        return line, usage.ru_maxrss * 1024, file_rss, stderr
+        return line, report["maxrss_kib"] * 1024, report["shmem_kib"] * 1024, stderr
 
     def verify(self, w, source, path, driver):
         """Does what a writer wrote give the source back? Returns the mismatch count."""
@@ -182,22 +177,6 @@ class Runner:
         if "error" in line:
             raise RuntimeError(line["error"])
         return line["mismatches"], line["values"]
-
-
-def mapped_bytes(status_path):
-    """RssFile + RssShmem of a running process (pages of mapped files: a tmpfs file counts as
-    shmem); 0 once it is gone."""
-    try:
-        with open(status_path) as f:
-            text = f.read()
-    except OSError:
-        return 0
-    total = 0
-    for key in ("RssFile:", "RssShmem:"):
-        m = re.search(key + r"\s+(\d+) kB", text)
-        if m:
-            total += int(m.group(1)) * 1024
-    return total
 
 
 def tree_bytes(p):
@@ -386,8 +365,8 @@ def versions(runner):
 
 
 def fmt_seconds(s):
-    """Three significant digits: 0.0431, 2.57, 12.3."""
-    return "%.3g" % s if s < 1 else "%.3g" % s if s < 100 else "%.0f" % s
+    """Three significant digits: 0.0430, 2.50, 12.3, 123."""
+    return "%#.3g" % s if s < 100 else "%.0f" % s
 
 
 def table_rows(tasks):
@@ -412,7 +391,7 @@ def table_rows(tasks):
         extra, mapped = extra_memory(t)
         mem = "%.0f" % max(0.0, extra / MIB)  # a MiB or two below the baseline is noise
         if mapped >= 8 * MIB:
-            mem += " (%.0f mapped file)" % (mapped / MIB)
+            mem += " (mapped file: %.0f)" % (mapped / MIB)
         name = "**%s**" % t.label if t.role in ("ref", "ndshard") else t.label
         rows.append((t, [t.category, name, t.threads, fmt_seconds(med), "%.0f" % (t.workload.nbytes / 1e6 / med),
                          mem, t.exact, "%.0f" % (t.file_bytes / 1e6), ratio]))
@@ -461,14 +440,17 @@ def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
         "Median of %d rounds.\n"
         "- **MB/s (array)**: the array's size in memory divided by the seconds, so text and binary, lossy and "
         "exact tools are compared on the same job.\n"
-        "- **peak extra MiB**: the process's peak resident memory (`ru_maxrss` from `os.wait4`) minus that of the "
+        "- **peak extra MiB**: the process's peak resident memory (`ru_maxrss` from `wait4`, taken by a small "
+        "parent, `compare_spawn`, since Linux carries the peak of the process that calls exec into the new "
+        "program's) minus that of the "
         "same command run with `--dry` (same interpreter or program, same imports, the source array loaded for a "
         "writer, but no operation); for a reader the array's own size is subtracted too, so 0 means nothing beyond "
         "the array it returns (a figure a MiB or two below 0 is noise, shown as 0). For the classic Python recipe, which runs worker processes, it is the parent's own "
         "peak above its baseline plus, for each worker, its peak minus its size when it started (wait4 sees only "
-        "the largest process of a tree). Where the tool maps files, the pages of the mapped file count in "
-        "`ru_maxrss` though they are the page cache's (tmpfs here), not the tool's: the part sampled as "
-        "file-backed (`RssFile`+`RssShmem`, every 5 ms) is shown in brackets.\n"
+        "the largest process of a tree). Where the tool maps its input file, the file's resident pages count in "
+        "`ru_maxrss` though they belong to the page cache (tmpfs here), not to the tool: the largest mapped "
+        "tmpfs part seen (`RssShmem`, sampled every 5 ms by `compare_spawn`; it need not coincide with the peak) is shown in "
+        "brackets.\n"
         "- **exact round trip**: a reader's result is compared bit for bit with the source array; a writer's "
         "file is parsed back with a correctly rounded parser (fast_float; .npy and zarr read directly) and "
         "compared bit for bit.\n"
@@ -519,7 +501,8 @@ def chart(path, args, info, tasks, started):
                 ax.set_xlim(min(secs) / 2, max(secs) * 4)
             else:
                 ax.text(0.5, 0.5, "nothing ran", ha="center", transform=ax.transAxes)
-            ax.set_title("%s: %s" % (w.key + " " + ("%d x %d" % (w.rows, w.cols)), cat), fontsize=10)
+            ax.set_title("%s x %s %s: %s" % (f"{w.rows:,}", w.cols, "float64" if w.dtype == "f8" else "float32",
+                                               cat), fontsize=10)
             ax.set_xlabel("\n".join(["seconds (log scale, lower is better)"] + ["not run: " + g for g in gone]),
                           fontsize=8)
             ax.grid(axis="x", which="both", alpha=0.25)
@@ -567,7 +550,7 @@ def main():
     log_lines = []
 
     runner = Runner(args, None)
-    for exe in ("compare_ndshard", "compare_xtensor", "compare_verify"):
+    for exe in ("compare_ndshard", "compare_xtensor", "compare_verify", "compare_spawn"):
         if not (runner.bin / exe).exists():
             sys.exit("%s not found: build it first (cmake --build %s --target compare_drivers)" % (
                 runner.bin / exe, args.build))
