@@ -368,6 +368,15 @@ def versions(runner):
     return out
 
 
+FAST_SECONDS = 0.5
+
+
+def rounds_text(args):
+    if args.fast_repeat <= args.repeat:
+        return "%d rounds" % args.repeat
+    return "%d rounds (%d for operations under %g s)" % (args.repeat, args.fast_repeat, FAST_SECONDS)
+
+
 def fmt_seconds(s):
     """Three significant digits: 0.0430, 2.50, 12.3, 123."""
     return "%#.3g" % s if s < 100 else "%.0f" % s
@@ -410,9 +419,9 @@ def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
     out = []
     out.append("# ndshard against its peers\n")
     out.append("%s UTC; %d cores (%s), %.0f GiB memory, files in %s; %d thread(s) for every parallel tool; "
-               "median of %d runs, run round-robin.\n" % (
+               "median of %s, run round-robin.\n" % (
                    started.strftime("%Y-%m-%d %H:%M"), info["cores"], info.get("cpu", "?"),
-                   info.get("memory_gib", 0), info["storage"], args.threads, args.repeat))
+                   info.get("memory_gib", 0), info["storage"], args.threads, rounds_text(args)))
     load = "load average %.2f at the start, %.2f at the end" % (args.load_start, os.getloadavg()[0])
     out.append("Machine state: %s%s. The whole comparison took %.1f minutes.\n" % (
         load, ("; " + args.note) if args.note else "", took / 60))
@@ -441,7 +450,7 @@ def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
         "- **seconds**: measured inside each tool's own process around the operation alone: a writer's array is "
         "loaded before the clock starts, a reader's result is checked after it stops. Every operation runs in a "
         "fresh process; the rounds run every tool once, in the same order, so noise spreads over all of them. "
-        "Median of %d rounds.\n"
+        "Median of %s.\n"
         "- **MB/s (array)**: the array's size in memory divided by the seconds, so text and binary, lossy and "
         "exact tools are compared on the same job.\n"
         "- **peak extra MiB**: the process's peak resident memory (`ru_maxrss` from `wait4`, taken by a small "
@@ -463,7 +472,7 @@ def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
         "inverse: the fraction of the bound's speed that ndshard reaches (PERF.md asks for at least 0.8).\n"
         "- numpy.savetxt, numpy.loadtxt, numpy.save/load, pandas and xtensor's functions are single-threaded; the "
         "others use the thread count shown (data.table: `setDTthreads(N)`; dask: threaded scheduler with N "
-        "workers, ~8 MiB chunks, zarr's default Blosc-LZ4 compressor).\n" % args.repeat)
+        "workers, ~8 MiB chunks, zarr's default Blosc-LZ4 compressor).\n" % rounds_text(args))
     if vers:
         out.append("Versions: " + "; ".join("%s %s" % kv for kv in vers.items()) + ".\n")
     if log_lines:
@@ -516,9 +525,9 @@ def chart(path, args, info, tasks, started):
               Patch(facecolor=colors["peer"], label="peer"),
               Patch(facecolor="white", edgecolor="black", hatch="///", label="not exact")]
     fig.legend(handles=legend, loc="lower center", ncol=5, fontsize=9)
-    fig.suptitle("ndshard vs peers, %s: %d cores, %.0f GiB, %s, %d threads, median of %d" % (
+    fig.suptitle("ndshard vs peers, %s: %d cores, %.0f GiB, %s, %d threads, median of %s" % (
         started.strftime("%Y-%m-%d"), info["cores"], info.get("memory_gib", 0), info["storage"],
-        args.threads, args.repeat), fontsize=12)
+        args.threads, rounds_text(args)), fontsize=12)
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -534,6 +543,8 @@ def main():
     p.add_argument("--build", default="build", help="CMake build directory with target compare_drivers built")
     p.add_argument("--dir", default="/dev/shm", help="where the files go (default /dev/shm, tmpfs)")
     p.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported (default 3)")
+    p.add_argument("--fast-repeat", type=int, default=9,
+                   help="rounds in all for operations under %g s in the first round (default 9)" % FAST_SECONDS)
     p.add_argument("--threads", type=int, default=2, help="threads for every parallel tool (default 2)")
     p.add_argument("--out", default=str(HERE / "results"), help="where compare.md/.png/.json go")
     p.add_argument("--workloads", default="f64,f32", help="comma-separated: f64, f32")
@@ -585,11 +596,16 @@ def main():
         for w in WORKLOADS_RUN:
             print("preparing %s ..." % w.key, file=sys.stderr, flush=True)
             inputs[w.key], sources[w.key] = prepare(runner, w, work / w.key, text_engine, log)
-        for rnd in range(args.repeat):
+        rounds = max(args.repeat, args.fast_repeat)
+        for rnd in range(rounds):
             for t in tasks:
                 if t.skipped or t.failed:
                     continue
-                print("round %d/%d: %s" % (rnd + 1, args.repeat, t.name), file=sys.stderr, flush=True)
+                # quick operations get extra rounds (among themselves, still round-robin): a few
+                # milliseconds of noise would otherwise decide their ratios
+                if rnd >= args.repeat and (not t.runs or t.runs[0]["seconds"] >= FAST_SECONDS):
+                    continue
+                print("round %d/%d: %s" % (rnd + 1, rounds, t.name), file=sys.stderr, flush=True)
                 run_task(runner, t, sources[t.workload.key], inputs[t.workload.key], work / t.workload.key,
                          rnd == 0, log)
     finally:
