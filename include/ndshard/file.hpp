@@ -39,9 +39,15 @@ class file {
     }
     ~file() { reset(); }
 
-    /// Opens an existing file for reading.
+    /// Opens an existing file for reading. The open itself never blocks (a FIFO without a writer
+    /// would hang it); `size()` then refuses anything but a regular file.
     [[nodiscard]] static file open_read(const std::filesystem::path& p) {
-        return file(p, O_RDONLY, 0, "open for reading");
+        return file(p, O_RDONLY | O_NONBLOCK, 0, "open for reading");
+    }
+    /// Like open_read, but a symbolic link is refused instead of followed (O_NOFOLLOW): files
+    /// inside a dataset directory are opened this way, so no entry can lead out of it.
+    [[nodiscard]] static file open_read_nofollow(const std::filesystem::path& p) {
+        return file(p, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, "open for reading");
     }
     /// Creates (or truncates) a file for writing, mode 0644 before the umask.
     [[nodiscard]] static file create(const std::filesystem::path& p) {
@@ -152,7 +158,27 @@ class file {
         do {
             fd_ = ::open(p.c_str(), flags | O_CLOEXEC, mode);
         } while (fd_ < 0 && errno == EINTR);
-        if (fd_ < 0) detail::fail_system(what, shown, errno);
+        if (fd_ < 0) {
+            const int err = errno;
+            struct stat st {};
+            // O_NOFOLLOW reports a link as ELOOP ("Too many levels of symbolic links"): say what
+            // really happened
+            if (err == ELOOP && (flags & O_NOFOLLOW) && ::lstat(p.c_str(), &st) == 0 &&
+                S_ISLNK(st.st_mode))
+                detail::fail("cannot " + std::string(what), shown,
+                             "it is a symbolic link, and ndshard does not follow links inside a "
+                             "dataset directory");
+            detail::fail_system(what, shown, err);
+        }
+        if (flags & O_NONBLOCK) {
+            // O_NONBLOCK only kept the open from waiting for a FIFO's writer: I/O blocks again
+            const int fl = ::fcntl(fd_, F_GETFL);
+            if (fl < 0 || ::fcntl(fd_, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+                const int err = errno;
+                reset();
+                detail::fail_system(what, shown, err);
+            }
+        }
     }
     void reset() noexcept {
         if (fd_ >= 0) ::close(fd_);
@@ -239,12 +265,13 @@ class mapped_file {
 };
 
 /// An exclusive advisory lock (flock) on a lock file, held until destruction. Two saves into one
-/// dataset take turns instead of interleaving.
+/// dataset take turns instead of interleaving. The lock file is never followed if it is a
+/// symbolic link (someone could plant one to make ndshard open another file for writing).
 class file_lock {
   public:
     explicit file_lock(const std::filesystem::path& p) {
         do {
-            fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+            fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
         } while (fd_ < 0 && errno == EINTR);
         if (fd_ < 0) detail::fail_system("open lock file", p, errno);
         while (::flock(fd_, LOCK_EX) != 0) {
@@ -261,6 +288,47 @@ class file_lock {
 
   private:
     int fd_ = -1;
+};
+
+/// An advisory lock (flock) on a directory itself, held until destruction. Loads hold it shared
+/// while they read a dataset; a save asks for it exclusively, without waiting, only to remove
+/// files that no manifest lists any more. A directory needs no write permission to be locked,
+/// so read-only datasets load as before.
+class directory_lock {
+  public:
+    enum class kind {
+        shared,            ///< waits while an exclusive holder removes files (a moment)
+        exclusive_if_free  ///< never waits: `held()` is false when anyone holds it
+    };
+    directory_lock(const std::filesystem::path& dir, kind k) {
+        do {
+            fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        } while (fd_ < 0 && errno == EINTR);
+        if (fd_ < 0) detail::fail_system("open directory", dir, errno);
+        const int op = k == kind::shared ? LOCK_SH : LOCK_EX | LOCK_NB;
+        for (;;) {
+            if (::flock(fd_, op) == 0) {
+                held_ = true;
+                break;
+            }
+            const int err = errno;
+            if (err == EINTR) continue;
+            // held elsewhere; or a file system without flock, where nothing can be coordinated
+            if (err == EWOULDBLOCK || err == ENOLCK || err == EINVAL || err == EOPNOTSUPP) break;
+            ::close(fd_);
+            detail::fail_system("lock directory", dir, err);
+        }
+    }
+    directory_lock(const directory_lock&) = delete;
+    directory_lock& operator=(const directory_lock&) = delete;
+    ~directory_lock() { ::close(fd_); }
+
+    /// Whether the lock is held.
+    [[nodiscard]] bool held() const noexcept { return held_; }
+
+  private:
+    int fd_ = -1;
+    bool held_ = false;
 };
 
 namespace detail {
