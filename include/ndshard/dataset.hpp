@@ -5,7 +5,10 @@
 //
 // A save writes a new generation beside the live one, commits by renaming a fresh manifest over
 // the old one, and only then removes the old generation: a crash at any instant leaves one whole
-// dataset, old or new.
+// dataset, old or new. Saves into one directory take turns (flock on .ndshard.lock). Loads hold
+// a shared flock on the directory, and a save removes a previous generation only when it can
+// take that lock without waiting: a load never finds its shards gone; old files a running load
+// kept alive are removed by a later save.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +38,12 @@ struct load_options {
     std::size_t threads = 0;  ///< 0: all cores
     bool verify = true;       ///< check every shard's checksum while reading it
     thread_pool* pool = nullptr;
+    /// Convert elements to the requested type while reading (a bounded buffer per worker) when
+    /// the dataset holds another type. Off: a different type is an error naming both. On: C++
+    /// conversion rules, except that a value the requested type cannot hold (NaN or out of
+    /// range for an integer, a finite value beyond a float's range) is an error naming the shard
+    /// and the element. Text shards are parsed straight into the requested type.
+    bool convert = false;
 };
 
 struct shard_info {
@@ -69,6 +78,35 @@ void load_into(const std::filesystem::path& dir, C& out, const load_options& opt
 
 /// Reads and validates a dataset's manifest.
 [[nodiscard]] dataset_info inspect(const std::filesystem::path& dir);
+
+struct verify_options {
+    std::size_t threads = 0;  ///< 0: all cores
+    thread_pool* pool = nullptr;
+};
+
+/// One bad shard found by `verify`.
+struct shard_problem {
+    std::size_t shard = 0;  ///< index in the manifest's list
+    std::string path;       ///< the shard's file name inside the dataset
+    std::string message;    ///< the ndshard::error text load would throw for it
+};
+
+/// What `verify` found. `ok()` is true when every shard is present, of the size the manifest
+/// gives, with a header that agrees with the manifest (npy), and with the checksum it lists.
+struct verify_result {
+    std::vector<shard_problem> problems;  ///< in manifest order, one per bad shard
+    std::size_t shards = 0;               ///< shards checked
+    std::size_t unchecked = 0;            ///< shards whose manifest entry has no checksum
+    std::uint64_t bytes = 0;              ///< bytes hashed
+    [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
+};
+
+/// Checks every shard of the dataset in `dir` (all formats: the checksum covers each shard
+/// file's bytes, so nothing is parsed but .npy headers) and reports each bad one; it never stops
+/// at the first. Throws ndshard::error only when there is nothing to check shard by shard: no
+/// directory, or a manifest that is missing or invalid. Safe to run while another process saves.
+[[nodiscard]] verify_result verify(const std::filesystem::path& dir,
+                                   const verify_options& options = {});
 
 /// "npy", "csv" or "tsv".
 [[nodiscard]] const char* to_string(shard_format f) noexcept;

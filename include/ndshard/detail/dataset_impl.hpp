@@ -7,6 +7,8 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -16,6 +18,7 @@
 
 #include "ndshard/dataset.hpp"
 #include "ndshard/detail/checksum.hpp"
+#include "ndshard/detail/convert.hpp"
 #include "ndshard/detail/row_source.hpp"
 #include "ndshard/detail/text_shard.hpp"
 #include "ndshard/dtype.hpp"
@@ -77,20 +80,32 @@ inline bool parse_shard_name(std::string_view name, std::uint64_t& generation) {
     return true;
 }
 
+/// A name that can only mean a file directly inside the dataset directory: no '/', not "." or
+/// "..", no control bytes (which could also forge lines in logs and messages).
 inline bool plain_file_name(std::string_view s) {
-    return !s.empty() && s != "." && s != ".." && s.find('/') == std::string_view::npos &&
-           s.find('\0') == std::string_view::npos;
+    if (s.empty() || s == "." || s == ".." || s.size() > 255) return false;
+    return std::none_of(s.begin(), s.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return c == '/' || u < 0x20 || u == 0x7f;
+    });
 }
 
 [[noreturn]] inline void manifest_fail(const std::filesystem::path& file, const std::string& what) {
     fail("invalid manifest", file, what);
 }
 
+/// A JSON value as it appears in a message: short, and never the whole of a huge array or object.
+inline std::string json_excerpt(const nlohmann::json& j, std::size_t max = 32) {
+    if (j.is_array() && j.size() > 8) return "an array of " + std::to_string(j.size()) + " items";
+    if (j.is_object() && j.size() > 4) return "an object of " + std::to_string(j.size()) + " keys";
+    return shorten(j.dump(), max);
+}
+
 inline std::uint64_t json_uint(const nlohmann::json& j, const char* what,
                                const std::filesystem::path& file) {
     if (!j.is_number_unsigned())
         manifest_fail(file, std::string("expected a non-negative integer for ") + what +
-                                ", found " + shorten(j.dump()));
+                                ", found " + json_excerpt(j));
     return j.get<std::uint64_t>();
 }
 
@@ -112,7 +127,7 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     } catch (const nlohmann::json::parse_error& e) {
         manifest_fail(file, std::string("not valid JSON: ") + e.what());
     }
-    if (!j.is_object()) manifest_fail(file, "expected a JSON object, found " + shorten(j.dump()));
+    if (!j.is_object()) manifest_fail(file, "expected a JSON object, found " + json_excerpt(j));
     dataset_info info;
     const auto version = json_uint(json_field(j, "ndshard", file), "'ndshard'", file);
     if (version != 1)
@@ -122,12 +137,12 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     parsed_descr pd;
     if (!dt.is_string() || !parse_descr(dt.get<std::string>(), pd) || pd.swap)
         manifest_fail(file, "expected a little-endian numeric dtype such as \"<f8\", found " +
-                                shorten(dt.dump()));
+                                json_excerpt(dt));
     info.dtype = pd.type.descr();
     const auto& shape = json_field(j, "shape", file);
     if (!shape.is_array() || shape.size() > 64)
         manifest_fail(file, "expected 'shape' to be an array of at most 64 integers, found " +
-                                shorten(shape.dump()));
+                                json_excerpt(shape));
     std::uint64_t total = pd.type.size;
     for (const auto& d : shape) {
         info.shape.push_back(
@@ -145,16 +160,17 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
         info.format = shard_format::tsv;
     } else {
         manifest_fail(file, "expected 'format' to be \"npy\", \"csv\" or \"tsv\", found " +
-                                shorten(fmt.dump()));
+                                json_excerpt(fmt));
     }
     if (const auto g = j.find("generation"); g != j.end())
         info.generation = json_uint(*g, "'generation'", file);
     const auto& shards = json_field(j, "shards", file);
     if (!shards.is_array() || shards.empty())
         manifest_fail(file,
-                      "expected 'shards' to be a non-empty array, found " + shorten(shards.dump()));
+                      "expected 'shards' to be a non-empty array, found " + json_excerpt(shards));
     const std::size_t rows = info.shape.empty() ? 1 : info.shape[0];
     std::size_t next = 0;
+    std::set<std::string_view> paths;
     for (std::size_t k = 0; k < shards.size(); ++k) {
         const auto& s = shards[k];
         const std::string where = "shard " + std::to_string(k);
@@ -164,12 +180,14 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
         if (!p.is_string() || !plain_file_name(p.get<std::string>()))
             manifest_fail(file, "expected the path of " + where +
                                     " to be a plain file name inside the dataset, found " +
-                                    shorten(p.dump(), 64));
+                                    json_excerpt(p, 64));
         si.path = p.get<std::string>();
+        if (!paths.insert(p.get_ref<const std::string&>()).second)
+            manifest_fail(file, "the path of " + where + ", \"" + si.path + "\", is listed twice");
         const auto& r = json_field(s, "rows", file, where.c_str());
         if (!r.is_array() || r.size() != 2)
             manifest_fail(file, "expected the rows of " + where + " as [first, last], found " +
-                                    shorten(r.dump()));
+                                    json_excerpt(r));
         si.first_row = static_cast<std::size_t>(json_uint(r[0], "a row number", file));
         si.last_row = static_cast<std::size_t>(json_uint(r[1], "a row number", file));
         if (si.first_row != next || si.last_row < si.first_row || si.last_row > rows)
@@ -185,8 +203,7 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
                             cs.find_first_not_of("0123456789abcdef", 5) == std::string::npos;
             if (!ok)
                 manifest_fail(file, "expected the checksum of " + where +
-                                        " as \"xxh3:<16 hex digits>\", found " +
-                                        shorten(c->dump()));
+                                        " as \"xxh3:<16 hex digits>\", found " + json_excerpt(*c));
             si.checksum = cs;
         }
         info.shards.push_back(std::move(si));
@@ -214,9 +231,9 @@ inline std::string manifest_text(const dataset_info& info) {
     return j.dump(1) + "\n";
 }
 
-/// Reads a whole small file (bounded by `max_bytes`).
+/// Reads a whole small file inside a dataset (bounded by `max_bytes`; a link is refused).
 inline std::string read_small_file(const std::filesystem::path& p, std::uint64_t max_bytes) {
-    const file f = file::open_read(p);
+    const file f = file::open_read_nofollow(p);
     const std::uint64_t n = f.size();
     if (n > max_bytes)
         fail(
@@ -273,60 +290,165 @@ void write_npy_shard(const file& f, const row_source<T>& src, std::size_t first,
     bytes = offset;
 }
 
-/// Reads one .npy shard straight into `dest` (its first row), checking the header against the
-/// manifest and, with `verify`, the checksum.
-template <class T>
-void read_npy_shard(const std::filesystem::path& path, const shard_info& s,
-                    const std::vector<std::size_t>& shape, T* dest, bool verify) {
-    const file f = file::open_read(path);
-    std::string raw;
-    const npy_header h = read_npy_header(f, &raw);
-    std::vector<std::size_t> expected = shape;
-    if (!expected.empty()) expected[0] = s.last_row - s.first_row;
-    if (h.type.type != dtype_of<T>() || h.type.swap || h.shape != expected ||
-        (h.fortran_order && expected.size() > 1)) {
-        std::string want =
-            "{'descr': '" + descr_of<T>() + "', 'shape': " + shape_text(expected) + "}";
-        std::string got = "{'descr': '" + shorten(h.descr) + "', 'shape': " + shape_text(h.shape) +
-                          (h.fortran_order ? ", Fortran order}" : "}");
-        fail("shard disagrees with the manifest:", path, "expected " + want + ", found " + got);
-    }
-    if (f.size() != s.bytes)
-        fail("shard disagrees with the manifest:", path,
-             "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(f.size()));
-    xxh3_stream hash;
-    hash.update(raw.data(), raw.size());
-    const std::uint64_t total = h.data_bytes();
-    auto* out = reinterpret_cast<char*>(dest);
-    for (std::uint64_t done = 0; done < total;) {
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, total - done));
-        f.pread_full(out + done, n, h.data_offset + done);
-        if (verify) hash.update(out + done, n);
-        done += n;
-    }
-    if constexpr (std::is_same_v<T, bool>) normalize_bools(dest, static_cast<std::size_t>(total));
-    if (verify && !s.checksum.empty() && hash.text() != s.checksum)
-        fail("checksum mismatch in", path,
-             "expected " + s.checksum + " (from the manifest), found " + hash.text());
+/// Elements in one row: the product of every dimension after the first (checked not to
+/// overflow when the manifest was parsed).
+inline std::size_t row_size_of(const std::vector<std::size_t>& shape) {
+    std::size_t n = 1;
+    for (std::size_t i = 1; i < shape.size(); ++i)
+        n *= shape[i];
+    return n;
 }
 
-/// Removes every shard file ndshard made in `dir` that `keep` does not list, and temporary files
-/// of manifests and shards that a crashed save left. Failures are ignored: this is cleanup.
-inline void remove_unlisted(const std::filesystem::path& dir, const dataset_info* keep) {
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const std::string name = it->path().filename().string();
-        std::uint64_t g = 0;
-        const bool temp = name.find(".tmp-") != std::string::npos &&
-                          (name.rfind(manifest_name, 0) == 0 || name.rfind("part-", 0) == 0);
-        bool ours = temp || parse_shard_name(name, g);
-        if (!ours) continue;
-        if (keep && !temp) {
-            const bool listed = std::any_of(keep->shards.begin(), keep->shards.end(),
-                                            [&](const shard_info& s) { return s.path == name; });
-            if (listed) continue;
+/// Opens shard `s` (a link is refused, and so is anything but a regular file) and checks that
+/// its size is the one the manifest gives.
+inline file open_shard(const std::filesystem::path& dir, const shard_info& s) {
+    file f = file::open_read_nofollow(dir / s.path);
+    const std::uint64_t size = f.size();
+    if (size != s.bytes)
+        fail("shard disagrees with the manifest:", f.path(),
+             "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(size));
+    return f;
+}
+
+/// Reads an .npy shard's header (into `raw` when given) and checks it against the manifest:
+/// dtype, shape (with this shard's row count), C order, and a file size that holds exactly the
+/// data the header promises.
+inline npy_header check_npy_shard_header(const file& f, const shard_info& s,
+                                         const dataset_info& info, std::string* raw) {
+    const npy_header h = read_npy_header(f, raw);
+    std::vector<std::size_t> expected = info.shape;
+    if (!expected.empty()) expected[0] = s.last_row - s.first_row;
+    parsed_descr want;
+    (void)parse_descr(info.dtype, want);  // validated with the manifest
+    if (h.type.type != want.type || h.type.swap || h.shape != expected ||
+        (h.fortran_order && expected.size() > 1)) {
+        const std::string wanted =
+            "{'descr': '" + info.dtype + "', 'shape': " + shape_text(expected) + "}";
+        const std::string got = "{'descr': '" + shorten(h.descr) +
+                                "', 'shape': " + shape_text(h.shape) +
+                                (h.fortran_order ? ", Fortran order}" : "}");
+        fail("shard disagrees with the manifest:", f.path(),
+             "expected " + wanted + ", found " + got);
+    }
+    return h;
+}
+
+/// Checks what can be checked of a shard without reading its data: present, a regular file,
+/// the size the manifest gives, and able to hold the rows the manifest assigns it (npy: its
+/// header agrees; text: at least one character and one separator per value). Returns the open
+/// file.
+inline file check_shard(const std::filesystem::path& dir, const dataset_info& info,
+                        const shard_info& s) {
+    file f = open_shard(dir, s);
+    if (info.format == shard_format::npy) {
+        (void)check_npy_shard_header(f, s, info, nullptr);
+        return f;
+    }
+    const std::uint64_t rows = s.last_row - s.first_row, row_size = row_size_of(info.shape);
+    // the shape was checked not to overflow, so this product cannot
+    const std::uint64_t least = row_size == 0 || rows == 0 ? 0 : rows * row_size * 2 - 1;
+    if (least > s.bytes)
+        fail("shard too small for the manifest:", f.path(),
+             "rows [" + std::to_string(s.first_row) + ", " + std::to_string(s.last_row) +
+                 ") need at least " + std::to_string(least) + " bytes, found " +
+                 std::to_string(s.bytes));
+    return f;
+}
+
+[[noreturn]] inline void checksum_fail(const std::filesystem::path& path, const shard_info& s,
+                                       const xxh3_stream& hash) {
+    fail("checksum mismatch in", path,
+         "expected " + s.checksum + " (from the manifest), found " + hash.text() +
+             ": the shard is corrupt");
+}
+
+/// Reads one .npy shard of `Src` elements into `dest` (its first row) as `T` elements, checking
+/// the header against the manifest and, with `verify`, the checksum. Same types: straight into
+/// `dest`. Different types: through a bounded buffer, converted by convert_value; a value `T`
+/// cannot hold is reported after the checksum (a corrupt shard is named as corrupt).
+template <class Src, class T>
+void read_npy_shard(const std::filesystem::path& dir, const dataset_info& info, const shard_info& s,
+                    T* dest, bool verify) {
+    const file f = open_shard(dir, s);
+    std::string raw;
+    const npy_header h = check_npy_shard_header(f, s, info, &raw);
+    xxh3_stream hash;
+    if (verify) hash.update(raw.data(), raw.size());
+    const std::uint64_t n = h.elements();
+    std::optional<std::string> bad_value;
+    if constexpr (std::is_same_v<Src, T>) {
+        const std::uint64_t total = n * sizeof(T);
+        auto* out = reinterpret_cast<char*>(dest);
+        for (std::uint64_t done = 0; done < total;) {
+            const auto k =
+                static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, total - done));
+            f.pread_full(out + done, k, h.data_offset + done);
+            if (verify) hash.update(out + done, k);
+            done += k;
         }
-        remove_quietly(it->path());
+        if constexpr (std::is_same_v<T, bool>) normalize_bools(dest, static_cast<std::size_t>(n));
+    } else {
+        constexpr std::size_t step = chunk_bytes / sizeof(Src);
+        scratch<Src> buffer;
+        Src* in = buffer.get(static_cast<std::size_t>(std::min<std::uint64_t>(step, n)));
+        for (std::uint64_t done = 0; done < n;) {
+            const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(step, n - done));
+            f.pread_full(in, k * sizeof(Src), h.data_offset + done * sizeof(Src));
+            if (verify) hash.update(in, k * sizeof(Src));
+            if constexpr (std::is_same_v<Src, bool>) normalize_bools(in, k);
+            for (std::size_t j = 0; j < k && !bad_value; ++j) {
+                if (!convert_value(in[j], dest[done + j])) {
+                    const std::uint64_t element =
+                        std::uint64_t{s.first_row} * row_size_of(info.shape) + done + j;
+                    bad_value = "element " + std::to_string(element) + " holds " +
+                                value_text(in[j]) + " (" + dtype_name(dtype_of<Src>()) +
+                                "), which " + dtype_name(dtype_of<T>()) + " cannot hold";
+                }
+            }
+            if (bad_value && !verify) break;  // with verify, read on: corruption is named first
+            done += k;
+        }
+    }
+    if (verify && !s.checksum.empty() && hash.text() != s.checksum)
+        checksum_fail(f.path(), s, hash);
+    if (bad_value) fail("cannot convert", f.path(), *bad_value);
+}
+
+/// The file names in `dir` that only an unfinished save can have made: "manifest.json.tmp-…".
+/// Shards are written under their final names; a save that fails removes them itself.
+inline bool is_temporary_name(const std::string& name) {
+    return name.rfind(manifest_name, 0) == 0 && name.find(".tmp-") != std::string::npos;
+}
+
+/// Removes what no reader can need: temporary files of a save that did not finish, always; and,
+/// when `keep` is given, every shard file ndshard made that `keep` does not list, but only when
+/// no load is running (a load may still be reading an older generation: a later save removes
+/// those). `keep` null: the live manifest is unreadable, so shards are left alone. Failures are
+/// ignored: this is cleanup, and it runs after the commit.
+inline void remove_unlisted(const std::filesystem::path& dir,
+                            const std::vector<shard_info>* keep) noexcept {
+    try {
+        std::vector<std::filesystem::path> unlisted;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+             it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            std::uint64_t g = 0;
+            if (is_temporary_name(name)) {
+                remove_quietly(it->path());
+            } else if (keep && parse_shard_name(name, g) &&
+                       std::none_of(keep->begin(), keep->end(),
+                                    [&](const shard_info& s) { return s.path == name; })) {
+                unlisted.push_back(it->path());
+            }
+        }
+        if (unlisted.empty()) return;
+        const directory_lock no_readers(dir, directory_lock::kind::exclusive_if_free);
+        if (!no_readers.held()) return;
+        for (const auto& p : unlisted)
+            remove_quietly(p);
+    } catch (...) {
+        // out of memory or descriptors while cleaning up: the next save tries again
     }
 }
 
@@ -338,6 +460,10 @@ inline std::uint64_t next_generation(const std::filesystem::path& dir, const dat
         std::uint64_t fg = 0;
         if (parse_shard_name(it->path().filename().string(), fg)) g = std::max(g, fg);
     }
+    // shard names hold at most 19 digits
+    if (g >= std::uint64_t{9'999'999'999'999'999'999u})
+        fail("cannot save", dir / manifest_name,
+             "the generation counter is exhausted (" + std::to_string(g) + ")");
     return g + 1;
 }
 
@@ -348,28 +474,27 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     std::filesystem::create_directories(dir, ec);
     if (ec || !std::filesystem::is_directory(dir))
         fail_system("create dataset directory", dir, ec ? ec.value() : ENOTDIR);
-    file_lock lock(dir / lock_name);
+    const file_lock one_save_at_a_time(dir / lock_name);
 
     // the live dataset, if any: its files stay until the new manifest is committed
-    dataset_info live;
-    bool have_live = false;
-    if (std::filesystem::exists(dir / manifest_name)) {
+    std::optional<dataset_info> live;
+    const bool have_manifest = std::filesystem::exists(dir / manifest_name);
+    if (have_manifest) {
         try {
             live = read_manifest(dir);
-            have_live = true;
         } catch (const error&) {
-            have_live = false;  // unreadable: overwritten by the commit below, nothing else lost
+            // unreadable: replaced by the commit below; its shards are removed after it
         }
     }
-    // leftovers of a crashed save: only when we know what is live
-    if (have_live || !std::filesystem::exists(dir / manifest_name))
-        remove_unlisted(dir, have_live ? &live : nullptr);
+    // leftovers of a save that was killed: only what the live manifest does not list
+    const std::vector<shard_info> none;
+    remove_unlisted(dir, live ? &live->shards : have_manifest ? nullptr : &none);
 
     dataset_info info;
     info.dtype = descr_of<T>();
     info.shape = src.shape;
     info.format = options.format;
-    info.generation = next_generation(dir, have_live ? &live : nullptr);
+    info.generation = next_generation(dir, live ? &*live : nullptr);
 
     const std::size_t threads = threads_for(options.threads, options.pool);
     const std::size_t nshards = options.shards == 0 ? threads : options.shards;
@@ -398,95 +523,110 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
             f.close();
         });
         if (options.sync) sync_directory(dir);
-        write_file_atomically(dir / manifest_name, manifest_text(info), options.sync);
-        if (options.sync) sync_directory(dir);
+        write_file_atomically(dir / manifest_name, manifest_text(info), options.sync);  // commit
     } catch (...) {
         // nothing of this generation is listed anywhere: remove it all, keep the live dataset
         for (const auto& s : info.shards)
             remove_quietly(dir / s.path);
         throw;
     }
-    remove_unlisted(dir, &info);  // the previous generation and any stray leftovers
+    // committed: from here on the new shards are the dataset and must never be removed
+    if (options.sync) sync_directory(dir);
+    remove_unlisted(dir, &info.shards);  // the previous generation, unless a load still reads it
     return info;
 }
 
 template <class T>
 void load_rows(const std::filesystem::path& dir, const dataset_info& info, T* dest,
                const load_options& options) {
-    std::size_t row_size = 1;
-    for (std::size_t i = 1; i < info.shape.size(); ++i)
-        row_size *= info.shape[i];
+    const std::size_t row_size = row_size_of(info.shape);
+    parsed_descr stored;
+    (void)parse_descr(info.dtype, stored);  // validated with the manifest
     const std::size_t threads = threads_for(options.threads, options.pool);
     with_pool(options.pool, threads, info.shards.size(), [&](std::size_t i) {
         const auto& s = info.shards[i];
         T* out = dest + s.first_row * row_size;
-        if (info.format == shard_format::npy) {
-            read_npy_shard(dir / s.path, s, info.shape, out, options.verify);
-        } else {
+        if (info.format != shard_format::npy) {
+            // text is parsed straight into T, whatever the manifest's dtype
             const char delim = info.format == shard_format::csv ? ',' : '\t';
             read_text_shard(dir / s.path, s, row_size, out, delim, options.verify);
+        } else if (stored.type == dtype_of<T>()) {
+            read_npy_shard<T>(dir, info, s, out, options.verify);
+        } else {
+            (void)visit_dtype(stored.type, [&](auto tag) {
+                read_npy_shard<typename decltype(tag)::type>(dir, info, s, out, options.verify);
+            });
         }
     });
 }
 
-/// Checks, before anything is allocated, that every shard file exists with the size the manifest
-/// gives and that those sizes can hold the rows claimed: a manifest that lies about its shape
-/// cannot make ndshard allocate more than the shard files could fill.
-inline void check_shard_files(const std::filesystem::path& dir, const dataset_info& info,
-                              std::size_t elem_size) {
-    std::size_t row_size = 1;
-    for (std::size_t i = 1; i < info.shape.size(); ++i)
-        row_size *= info.shape[i];
-    for (const auto& s : info.shards) {
-        const auto path = dir / s.path;
-        std::error_code ec;
-        const auto status = std::filesystem::symlink_status(path, ec);
-        if (ec || !std::filesystem::exists(status))
-            fail_system("open shard", path, ec ? ec.value() : ENOENT);
-        // a directory in a shard's place: the system's own words, as for any unreadable shard
-        if (std::filesystem::is_directory(status)) fail_system("open shard", path, EISDIR);
-        if (!std::filesystem::is_regular_file(status))
-            fail("cannot open shard", path, "expected a regular file inside the dataset");
-        const std::uint64_t size = std::filesystem::file_size(path, ec);
-        if (ec) fail_system("stat shard", path, ec.value());
-        if (size != s.bytes)
-            fail("shard disagrees with the manifest:", path,
-                 "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(size));
-        const std::uint64_t rows = s.last_row - s.first_row;
-        // npy: the data itself; text: at least one character and one separator per value (the
-        // shape was checked not to overflow, so neither product can)
-        const std::uint64_t least =
-            info.format == shard_format::npy
-                ? rows * row_size * elem_size
-                : (row_size == 0 || rows == 0 ? 0 : rows * row_size * 2 - 1);
-        if (least > size)
-            fail("shard too small for the manifest:", path,
-                 "rows [" + std::to_string(s.first_row) + ", " + std::to_string(s.last_row) +
-                     ") need at least " + std::to_string(static_cast<std::uint64_t>(least)) +
-                     " bytes, found " + std::to_string(size));
-    }
-}
-
-/// The manifest of `dir`, checked to hold elements of type T and to have shard files that can
-/// hold what it claims.
+/// The manifest of `dir`, checked to hold elements of type T (unless `convert`) and to have
+/// shard files that can hold what it claims: a manifest or a shard header that lies about its
+/// shape cannot make ndshard allocate more than the shard files hold.
 template <class T>
-dataset_info manifest_for(const std::filesystem::path& dir) {
+dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
     dataset_info info = read_manifest(dir);
-    if (info.dtype != descr_of<T>()) {
+    if (info.dtype != descr_of<T>() && !convert) {
         parsed_descr pd;
         (void)parse_descr(info.dtype, pd);
         fail("cannot load", dir / manifest_name,
              "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) + "), found " +
-                 info.dtype + " (" + dtype_name(pd.type) + ")");
+                 info.dtype + " (" + dtype_name(pd.type) +
+                 "); set load_options::convert to convert while reading");
     }
-    check_shard_files(dir, info, sizeof(T));
+    for (const auto& s : info.shards)
+        (void)check_shard(dir, info, s);
     return info;
+}
+
+/// Checks one shard for verify(): everything check_shard does, then the checksum of the whole
+/// file. Returns the bytes hashed (0 when the manifest lists no checksum).
+inline std::uint64_t verify_shard(const std::filesystem::path& dir, const dataset_info& info,
+                                  const shard_info& s, scratch<char>& buffer) {
+    const file f = check_shard(dir, info, s);
+    if (s.checksum.empty()) return 0;
+    xxh3_stream hash;
+    char* p = buffer.get(chunk_bytes);
+    for (std::uint64_t done = 0; done < s.bytes;) {
+        const auto k =
+            static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, s.bytes - done));
+        f.pread_full(p, k, done);
+        hash.update(p, k);
+        done += k;
+    }
+    if (hash.text() != s.checksum) checksum_fail(f.path(), s, hash);
+    return s.bytes;
 }
 
 }  // namespace detail
 
 inline dataset_info inspect(const std::filesystem::path& dir) {
     return detail::read_manifest(dir);
+}
+
+inline verify_result verify(const std::filesystem::path& dir, const verify_options& options) {
+    const directory_lock reading(dir, directory_lock::kind::shared);
+    const dataset_info info = detail::read_manifest(dir);
+    const std::size_t n = info.shards.size();
+    std::vector<std::optional<std::string>> messages(n);
+    std::vector<std::uint64_t> hashed(n, 0);
+    detail::with_pool(options.pool, detail::threads_for(options.threads, options.pool), n,
+                      [&](std::size_t i) {
+                          detail::scratch<char> buffer;  // 4 MiB, freed with the task
+                          try {
+                              hashed[i] = detail::verify_shard(dir, info, info.shards[i], buffer);
+                          } catch (const error& e) {
+                              messages[i] = e.what();
+                          }
+                      });
+    verify_result r;
+    r.shards = n;
+    for (std::size_t i = 0; i < n; ++i) {
+        r.bytes += hashed[i];
+        if (info.shards[i].checksum.empty()) ++r.unchecked;
+        if (messages[i]) r.problems.push_back({i, info.shards[i].path, std::move(*messages[i])});
+    }
+    return r;
 }
 
 template <class E>
@@ -497,7 +637,8 @@ dataset_info save(const std::filesystem::path& dir, const xt::xexpression<E>& a,
 
 template <class T>
 xt::xarray<T> load(const std::filesystem::path& dir, const load_options& options) {
-    const dataset_info info = detail::manifest_for<T>(dir);
+    const directory_lock reading(dir, directory_lock::kind::shared);  // no save removes our shards
+    const dataset_info info = detail::manifest_for<T>(dir, options.convert);
     xt::xarray<T> out = detail::allocate_array<T>(info.shape);
     detail::load_rows(dir, info, out.data(), options);
     return out;
@@ -506,7 +647,8 @@ xt::xarray<T> load(const std::filesystem::path& dir, const load_options& options
 template <class C>
 void load_into(const std::filesystem::path& dir, C& out, const load_options& options) {
     using T = detail::element_t<C>;
-    const dataset_info info = detail::manifest_for<T>(dir);
+    const directory_lock reading(dir, directory_lock::kind::shared);
+    const dataset_info info = detail::manifest_for<T>(dir, options.convert);
     T* dest = detail::prepare_destination(out, info.shape, dir / detail::manifest_name);
     detail::load_rows(dir, info, dest, options);
 }
