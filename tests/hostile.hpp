@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -18,35 +17,6 @@
 #include "support.hpp"
 
 namespace ndshard_test {
-
-/// A fresh directory in /dev/shm (memory: fsync costs nothing, so tests that save hundreds of
-/// times stay fast), or in /tmp where there is no /dev/shm; removed at the end.
-class shm_dir {
-  public:
-    shm_dir() {
-        static std::atomic<unsigned> counter{0};
-        const std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
-                                               ? "/dev/shm"
-                                               : std::filesystem::temp_directory_path();
-        path_ = base / ("ndshard_test_" + std::to_string(::getpid()) + "_shm_" +
-                        std::to_string(counter.fetch_add(1)));
-        std::filesystem::remove_all(path_);
-        std::filesystem::create_directories(path_);
-    }
-    shm_dir(const shm_dir&) = delete;
-    shm_dir& operator=(const shm_dir&) = delete;
-    ~shm_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-    [[nodiscard]] std::filesystem::path operator/(const std::string& name) const {
-        return path_ / name;
-    }
-
-  private:
-    std::filesystem::path path_;
-};
 
 /// The int32 array of shape (6, 2) holding 0..11: small enough to damage by hand.
 inline xt::xarray<std::int32_t> small_array() {

@@ -24,16 +24,19 @@
 
 namespace ndshard_test {
 
-/// A fresh directory under /dev/shm (or /tmp), unique per process and per instance, removed with
-/// its contents when the test ends (also when it fails).
+/// /dev/shm when there is one (the tests fsync a lot, and memory makes that free), else /tmp.
+inline std::filesystem::path default_temp_base() {
+    return std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")
+                                                      : std::filesystem::temp_directory_path();
+}
+
+/// A fresh directory under default_temp_base() (or `base`: /tmp for files too large to hold in
+/// memory), unique per process and per instance, removed with its contents when the test ends
+/// (also when it fails).
 class temp_dir {
   public:
-    temp_dir() {
+    explicit temp_dir(const std::filesystem::path& base = default_temp_base()) {
         static std::atomic<unsigned> counter{0};
-        // /dev/shm when there is one: the tests fsync a lot, and memory makes that free
-        const std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
-                                               ? std::filesystem::path("/dev/shm")
-                                               : std::filesystem::temp_directory_path();
         path_ = base / ("ndshard_test_" + std::to_string(::getpid()) + "_" +
                         std::to_string(counter.fetch_add(1)));
         std::filesystem::remove_all(path_);

@@ -51,7 +51,7 @@ std::string read_until(const std::filesystem::path& dir, const std::atomic<bool>
 
 TEST_CASE("concurrency: loads during saves see one whole generation and never fail",
           "[concurrency]") {
-    ndshard_test::shm_dir tmp;
+    ndshard_test::temp_dir tmp;
     const auto dir = tmp / "ds";
     (void)save_generation(dir, 1);
     std::atomic<bool> stop{false};
@@ -102,7 +102,7 @@ TEST_CASE("concurrency: a save leaves shards a running load may need; a later sa
 }
 
 TEST_CASE("concurrency: saves from several threads take turns", "[concurrency]") {
-    ndshard_test::shm_dir tmp;
+    ndshard_test::temp_dir tmp;
     const auto dir = tmp / "ds";
     const int nwriters = 3, each = 15;
     std::mutex m;
@@ -139,7 +139,7 @@ TEST_CASE("concurrency: saves from several threads take turns", "[concurrency]")
 }
 
 TEST_CASE("concurrency: writer and reader processes", "[concurrency]") {
-    ndshard_test::shm_dir tmp;
+    ndshard_test::temp_dir tmp;
     const auto dir = tmp / "ds";
     const auto stop = tmp / "stop";
     (void)save_generation(dir, 1);

@@ -12,7 +12,7 @@
 #include "hostile.hpp"
 
 TEST_CASE("crash: a save killed at any instant leaves one whole generation", "[crash]") {
-    ndshard_test::shm_dir tmp;
+    ndshard_test::temp_dir tmp;
     const auto dir = tmp / "ds";
     ndshard::save_options quick;
     quick.sync = false;
