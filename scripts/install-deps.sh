@@ -3,12 +3,19 @@
 # machine lacks. Quiet when everything is there; needs root (or sudo) only when something is missing.
 #   scripts/install-deps.sh           build + tests + benchmarks
 #   scripts/install-deps.sh --peers   also the optional peers the comparison benchmark measures
+#   scripts/install-deps.sh --ci      also what .ci/run needs beyond the quick start: clang and
+#                                     its sanitizer/libFuzzer runtimes, llvm-symbolizer
+# (options combine)
 set -eu
 pkgs="cmake make g++ pkg-config xtensor-dev xtl-dev catch2 libbenchmark-dev libfast-float-dev
       nlohmann-json3-dev libxxhash-dev python3 python3-numpy"
-if [ "${1:-}" = "--peers" ]; then
-  pkgs="$pkgs python3-pandas r-cran-data.table python3-matplotlib python3-zarr python3-dask"
-fi
+for opt in "$@"; do
+  case "$opt" in
+    --peers) pkgs="$pkgs python3-pandas r-cran-data.table python3-matplotlib python3-zarr python3-dask" ;;
+    --ci) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;
+    *) echo "install-deps.sh: unknown option $opt (known: --peers, --ci)" >&2; exit 2 ;;
+  esac
+done
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

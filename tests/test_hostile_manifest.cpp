@@ -190,6 +190,7 @@ TEST_CASE("hostile manifest: text that is not JSON", "[hostile]") {
         "\xff\xfe{}",                           // not UTF-8
         std::string(100000, '['),               // deep nesting must not exhaust the stack
         "{\"dtype\": \"\xc3\x28\"}",            // invalid UTF-8 inside a string
+        "{\"ndshard\": 1e400}",                 // a number beyond a double
     };
     for (const auto& t : texts) {
         INFO(ndshard::detail::shorten(t));

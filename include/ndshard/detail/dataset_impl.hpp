@@ -124,7 +124,8 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // parse_error, and out_of_range for a number beyond a double ("1e400"; found by fuzzing)
         manifest_fail(file, std::string("not valid JSON: ") + e.what());
     }
     if (!j.is_object()) manifest_fail(file, "expected a JSON object, found " + json_excerpt(j));
@@ -223,10 +224,10 @@ inline std::string manifest_text(const dataset_info& info) {
     j["generation"] = info.generation;
     auto& shards = j["shards"] = nlohmann::json::array();
     for (const auto& s : info.shards) {
-        shards.push_back({{"path", s.path},
-                          {"rows", {s.first_row, s.last_row}},
-                          {"bytes", s.bytes},
-                          {"checksum", s.checksum}});
+        nlohmann::json e = {
+            {"path", s.path}, {"rows", {s.first_row, s.last_row}}, {"bytes", s.bytes}};
+        if (!s.checksum.empty()) e["checksum"] = s.checksum;  // "" would not parse back
+        shards.push_back(std::move(e));
     }
     return j.dump(1) + "\n";
 }
