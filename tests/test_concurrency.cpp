@@ -55,11 +55,11 @@ TEST_CASE("concurrency: loads during saves see one whole generation and never fa
     const auto dir = tmp / "ds";
     (void)save_generation(dir, 1);
     std::atomic<bool> stop{false};
-    const int nreaders = 3;
+    const std::size_t nreaders = 3;
     std::vector<std::string> problems(nreaders);
     std::vector<std::size_t> loads(nreaders, 0);
     std::vector<std::thread> readers;
-    for (int r = 0; r < nreaders; ++r)
+    for (std::size_t r = 0; r < nreaders; ++r)
         readers.emplace_back([&, r] { problems[r] = read_until(dir, stop, loads[r]); });
     std::string save_problem;
     try {
@@ -72,7 +72,7 @@ TEST_CASE("concurrency: loads during saves see one whole generation and never fa
     for (auto& t : readers)
         t.join();
     REQUIRE(save_problem.empty());
-    for (int r = 0; r < nreaders; ++r) {
+    for (std::size_t r = 0; r < nreaders; ++r) {
         INFO("reader " << r << " after " << loads[r] << " loads");
         CHECK(problems[r] == "");
     }
@@ -104,15 +104,15 @@ TEST_CASE("concurrency: a save leaves shards a running load may need; a later sa
 TEST_CASE("concurrency: saves from several threads take turns", "[concurrency]") {
     ndshard_test::temp_dir tmp;
     const auto dir = tmp / "ds";
-    const int nwriters = 3, each = 15;
+    const std::size_t nwriters = 3, each = 15;
     std::mutex m;
     std::vector<std::uint64_t> generations;
     std::vector<std::string> problems(nwriters);
     std::vector<std::thread> writers;
-    for (int w = 0; w < nwriters; ++w) {
+    for (std::size_t w = 0; w < nwriters; ++w) {
         writers.emplace_back([&, w] {
             try {
-                for (int k = 0; k < each; ++k) {
+                for (std::size_t k = 0; k < each; ++k) {
                     const auto info = save_generation(dir, std::uint64_t(w + 1) * 100 + k);
                     std::lock_guard<std::mutex> lock(m);
                     generations.push_back(info.generation);
@@ -128,7 +128,7 @@ TEST_CASE("concurrency: saves from several threads take turns", "[concurrency]")
         CHECK(p == "");
     // one save at a time: each saw the one before committed, so generations are 1, 2, 3, ...
     std::sort(generations.begin(), generations.end());
-    REQUIRE(generations.size() == std::size_t(nwriters * each));
+    REQUIRE(generations.size() == nwriters * each);
     for (std::size_t i = 0; i < generations.size(); ++i)
         CHECK(generations[i] == i + 1);
     const auto a = ndshard::load<std::int64_t>(dir);
