@@ -95,8 +95,7 @@ TEST_CASE("io errors: a full disk while writing shards keeps the old dataset", "
         const scoped_limit fsize(RLIMIT_FSIZE, 64 * 1024);
         e = error_of([&] { ndshard::write_npy(tmp / "x.npy", big_array(), 2); });
     }
-    CHECK_THAT(e, StartsWith("ndshard: cannot write '" + (tmp / "x.npy").string() + ".tmp-") &&
-                      EndsWith("': File too large"));
+    CHECK(e == "ndshard: cannot write '" + (tmp / "x.npy").string() + "': File too large");
     CHECK(ndshard_test::list_dir(tmp.path()) == std::set<std::string>{"ds", "x.npy"});
     CHECK((ndshard::read_npy<std::int32_t>(tmp / "x.npy") == ndshard_test::small_array()));
 }
@@ -132,8 +131,7 @@ TEST_CASE("io errors: permission denied names the file, for root too", "[io]") {
         create_error = error_of([&] { (void)ndshard_test::save_small(dir / "sub"); });
     });
     if (!ran) return;
-    CHECK(load_error ==
-          "ndshard: cannot open for reading '" + shard.string() + "': Permission denied");
+    CHECK(load_error == "ndshard: cannot open shard '" + shard.string() + "': Permission denied");
     REQUIRE(checked->problems.size() == 1);
     CHECK(checked->problems[0].message == load_error);
     CHECK(save_error == "ndshard: cannot open lock file '" + (dir / ".ndshard.lock").string() +

@@ -45,9 +45,11 @@ class file {
         return file(p, O_RDONLY | O_NONBLOCK, 0, "open for reading");
     }
     /// Like open_read, but a symbolic link is refused instead of followed (O_NOFOLLOW): files
-    /// inside a dataset directory are opened this way, so no entry can lead out of it.
-    [[nodiscard]] static file open_read_nofollow(const std::filesystem::path& p) {
-        return file(p, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, "open for reading");
+    /// inside a dataset directory are opened this way, so no entry can lead out of it. `what`
+    /// words the failure: "cannot <what> 'p': ...".
+    [[nodiscard]] static file open_read_nofollow(const std::filesystem::path& p,
+                                                 const char* what = "open for reading") {
+        return file(p, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, what);
     }
     /// Creates (or truncates) a file for writing, mode 0644 before the umask.
     [[nodiscard]] static file create(const std::filesystem::path& p) {
@@ -304,7 +306,12 @@ class directory_lock {
         do {
             fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         } while (fd_ < 0 && errno == EINTR);
-        if (fd_ < 0) detail::fail_system("open directory", dir, errno);
+        if (fd_ < 0) {
+            // no such directory: a reader has nothing to lock, and reading the manifest will
+            // say what is missing in the words callers know
+            if (k == kind::shared && (errno == ENOENT || errno == ENOTDIR)) return;
+            detail::fail_system("open directory", dir, errno);
+        }
         const int op = k == kind::shared ? LOCK_SH : LOCK_EX | LOCK_NB;
         for (;;) {
             if (::flock(fd_, op) == 0) {

@@ -92,9 +92,8 @@ TEST_CASE("faults: a full disk while writing a shard", "[faults]") {
     // a single .npy file: the old one stays, no temporary file remains
     ndshard::write_npy(tmp / "x.npy", ndshard_test::small_array());
     fault::fail(fault::op::pwrite, "x.npy.tmp-", ENOSPC, 1);
-    CHECK_THAT(error_of([&] { ndshard::write_npy(tmp / "x.npy", sample(), 2); }),
-               StartsWith("ndshard: cannot write '" + (tmp / "x.npy.tmp-").string()) &&
-                   EndsWith("': No space left on device"));
+    CHECK(error_of([&] { ndshard::write_npy(tmp / "x.npy", sample(), 2); }) ==
+          "ndshard: cannot write '" + (tmp / "x.npy").string() + "': No space left on device");
     fault::reset();
     CHECK(ndshard_test::list_dir(tmp.path()) == std::set<std::string>{"ds", "x.npy"});
     CHECK((ndshard::read_npy<std::int32_t>(tmp / "x.npy") == ndshard_test::small_array()));

@@ -14,6 +14,8 @@
 #include <system_error>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "ndshard/dataset.hpp"
@@ -303,8 +305,14 @@ inline std::size_t row_size_of(const std::vector<std::size_t>& shape) {
 /// Opens shard `s` (a link is refused, and so is anything but a regular file) and checks that
 /// its size is the one the manifest gives.
 inline file open_shard(const std::filesystem::path& dir, const shard_info& s) {
-    file f = file::open_read_nofollow(dir / s.path);
-    const std::uint64_t size = f.size();
+    file f = file::open_read_nofollow(dir / s.path, "open shard");
+    struct stat st {};
+    if (::fstat(f.fd(), &st) != 0) fail_system("stat shard", f.path(), errno);
+    // a directory in a shard's place: the system's own words, as for any unreadable shard
+    if (S_ISDIR(st.st_mode)) fail_system("open shard", f.path(), EISDIR);
+    if (!S_ISREG(st.st_mode))
+        fail("cannot open shard", f.path(), "expected a regular file inside the dataset");
+    const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size != s.bytes)
         fail("shard disagrees with the manifest:", f.path(),
              "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(size));
@@ -572,8 +580,7 @@ dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
         (void)parse_descr(info.dtype, pd);
         fail("cannot load", dir / manifest_name,
              "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) + "), found " +
-                 info.dtype + " (" + dtype_name(pd.type) +
-                 "); set load_options::convert to convert while reading");
+                 info.dtype + " (" + dtype_name(pd.type) + ")");
     }
     for (const auto& s : info.shards)
         (void)check_shard(dir, info, s);
