@@ -125,7 +125,14 @@ inline const nlohmann::json& json_field(const nlohmann::json& obj, const char* k
 inline dataset_info parse_manifest(std::string_view text, const std::filesystem::path& file) {
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(text.begin(), text.end());
+        // a manifest nests 4 levels deep; refuse more while parsing, since printing a deeply
+        // nested value for a message would recurse until the stack overflows
+        const nlohmann::json::parser_callback_t bounded =
+            [&file](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+                if (depth > 8) manifest_fail(file, "values nested deeper than a manifest's");
+                return true;
+            };
+        j = nlohmann::json::parse(text.begin(), text.end(), bounded);
     } catch (const nlohmann::json::exception& e) {
         // parse_error, and out_of_range for a number beyond a double ("1e400"; found by fuzzing)
         manifest_fail(file, std::string("not valid JSON: ") + e.what());
@@ -481,13 +488,14 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
                        const save_options& options) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec || !std::filesystem::is_directory(dir))
+    if (ec || !std::filesystem::is_directory(dir, ec))
         fail_system("create dataset directory", dir, ec ? ec.value() : ENOTDIR);
     const file_lock one_save_at_a_time(dir / lock_name);
 
     // the live dataset, if any: its files stay until the new manifest is committed
     std::optional<dataset_info> live;
-    const bool have_manifest = std::filesystem::exists(dir / manifest_name);
+    const bool have_manifest = std::filesystem::exists(dir / manifest_name, ec);
+    if (ec) fail_system("stat", dir / manifest_name, ec.value());
     if (have_manifest) {
         try {
             live = read_manifest(dir);
