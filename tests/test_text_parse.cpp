@@ -2,10 +2,13 @@
 // a byte range at line ends, counting rows.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
+#include <fast_float/fast_float.h>
 #include <catch2/catch.hpp>
 #include <ndshard/detail/text_parse.hpp>
 #include <ndshard/ndshard.hpp>
@@ -202,4 +205,67 @@ TEST_CASE("text parse: rows and line feeds per range", "[text][parse][lines]") {
     CHECK(count("\n\n\n").lines == 3);
     CHECK(count("# a\n#b\n  # c").rows == 0);
     CHECK(count("1\r\n\r\n 2\r\n#x\n3 # y\n  ").rows == 3);
+}
+
+TEST_CASE("text parse: the fast path agrees with fast_float on every spelling",
+          "[text][parse][property]") {
+    std::mt19937_64 rng(7);
+    const std::string ends = "\t, \nx.e-+E";
+    std::size_t fast = 0;
+    for (int i = 0; i < 300000; ++i) {
+        std::string s = rng() % 2 ? "-" : "";
+        s += static_cast<char>('0' + rng() % 10);
+        if (rng() % 8 != 0) s += '.';
+        const std::size_t digits = rng() % 23;
+        const int kind = static_cast<int>(rng() % 4);  // random, zeros, nines, trailing zeros
+        for (std::size_t d = 0; d < digits; ++d)
+            s += kind == 1                     ? '0'
+                 : kind == 2                   ? '9'
+                 : kind == 3 && d > digits / 2 ? '0'
+                                               : static_cast<char>('0' + rng() % 10);
+        if (rng() % 3 == 0) {
+            s += rng() % 2 ? 'e' : 'E';
+            const int sign = static_cast<int>(rng() % 3);
+            if (sign) s += sign == 1 ? '-' : '+';
+            s += std::to_string(rng() % (rng() % 4 == 0 ? 100000 : 400));
+        }
+        s += ends[rng() % ends.size()];
+        s += std::string(rng() % 30, '7');  // sometimes room for the fast path, sometimes not
+        double a = 0, b = 0;
+        float fa = 0, fb = 0;
+        const char* end = s.data() + s.size();
+        const auto ra = fast_float::from_chars(s.data(), end, a);
+        const auto rf = fast_float::from_chars(s.data(), end, fa);
+        const char* pb = ndshard::detail::parse_value(s.data(), end, b);
+        const char* pf = ndshard::detail::parse_value(s.data(), end, fb);
+        INFO(s);
+        REQUIRE((ra.ec == std::errc() ? ra.ptr : nullptr) == pb);
+        REQUIRE((rf.ec == std::errc() ? rf.ptr : nullptr) == pf);
+        REQUIRE(text_test::bits_of(a) == text_test::bits_of(b));
+        REQUIRE(text_test::bits_of(fa) == text_test::bits_of(fb));
+        double c = 0;
+        if (ndshard::detail::parse_float_common(s.data(), end, c)) ++fast;
+    }
+#if defined(__SSE2__)
+    CHECK(fast > 50000);  // the fast path was exercised
+#endif
+}
+
+TEST_CASE("text parse: the fast path on the values of the reference workload",
+          "[text][parse][property]") {
+    std::mt19937_64 rng(8);
+    std::uniform_real_distribution<double> u(0, 1);
+    char buf[64];
+    for (int i = 0; i < 200000; ++i) {
+        const double v = i % 2 ? u(rng) : text_test::random_finite<double>(rng);
+        char* e = ndshard::detail::format_value(buf, v, i % 3 == 0 ? 18 : -1);
+        std::memcpy(e, "\t0.25\t0.5\t0.75\t1\n", 18);
+        double back = 0;
+        REQUIRE(ndshard::detail::parse_value(buf, e + 18, back) == e);
+        INFO(std::string(buf, e));
+        if (i % 3 != 0) REQUIRE(text_test::bits_of(back) == text_test::bits_of(v));
+        double ref = 0;
+        fast_float::from_chars(buf, e, ref);
+        REQUIRE(text_test::bits_of(back) == text_test::bits_of(ref));
+    }
 }

@@ -14,11 +14,98 @@
 
 #include <fast_float/fast_float.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "ndshard/detail/text_error.hpp"
 #include "ndshard/detail/text_lines.hpp"
 #include "ndshard/error.hpp"
 
 namespace ndshard::detail {
+
+#if defined(__SSE2__)
+/// The number formed by 16 digit values (bytes 0..9, the first most significant): three rounds
+/// of multiply-add on pairs (SSE2 only, so no dispatch is needed on x86-64).
+inline std::uint64_t sixteen_digits(__m128i d) noexcept {
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i tens = _mm_set_epi16(1, 10, 1, 10, 1, 10, 1, 10);
+    const __m128i lo = _mm_madd_epi16(_mm_unpacklo_epi8(d, zero), tens);  // 4 pairs
+    const __m128i hi = _mm_madd_epi16(_mm_unpackhi_epi8(d, zero), tens);  // 4 pairs
+    __m128i x =
+        _mm_madd_epi16(_mm_packs_epi32(lo, hi), _mm_set_epi16(1, 100, 1, 100, 1, 100, 1, 100));
+    x = _mm_packs_epi32(x, x);  // 4 groups of 4 digits, each < 10^4
+    x = _mm_madd_epi16(x, _mm_set_epi16(1, 10000, 1, 10000, 1, 10000, 1, 10000));
+    const auto a = static_cast<std::uint32_t>(_mm_cvtsi128_si32(x));
+    const auto b = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm_srli_si128(x, 4)));
+    return std::uint64_t{a} * 100000000 + b;
+}
+#endif
+
+/// The spelling shortest round-trip and numpy's %.18e produce — [-]d.ddd[e±x], one digit before
+/// the point, at most 18 after — parsed with SIMD digit conversion and Eisel-Lemire
+/// (fast_float::compute_float), correctly rounded; returns nullptr for anything else, which
+/// fast_float's general parser then takes. Reads up to 21 bytes from `p` (all before `end`).
+/// Measured on the reference data (17-digit values): 10.9 ns per value against fast_float's
+/// 12.9 (thread CPU time).
+template <class F>
+inline const char* parse_float_common(const char* p, const char* end, F& out) noexcept {
+#if defined(__SSE2__)
+    const bool negative = *p == '-';
+    p += negative ? 1 : 0;
+    if (end - p < 21 || static_cast<unsigned>(p[0] - '0') >= 10 || p[1] != '.') return nullptr;
+    const char* f = p + 2;
+    const __m128i x =
+        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(f)), _mm_set1_epi8('0'));
+    const __m128i not_digit =
+        _mm_or_si128(_mm_cmplt_epi8(x, _mm_setzero_si128()), _mm_cmpgt_epi8(x, _mm_set1_epi8(9)));
+    auto n = static_cast<unsigned>(
+        __builtin_ctz(static_cast<unsigned>(_mm_movemask_epi8(not_digit)) | 0x10000u));
+    if (n == 0) return nullptr;
+    std::uint64_t tail = 0;  // the 17th and 18th fraction digits
+    if (n == 16) {
+        const auto d16 = static_cast<unsigned>(f[16] - '0'),
+                   d17 = static_cast<unsigned>(f[17] - '0');
+        if (d16 < 10) {
+            ++n;
+            tail = d16 * 10;
+            if (d17 < 10) {
+                ++n;
+                tail += d17;
+                if (static_cast<unsigned>(f[18] - '0') < 10) return nullptr;  // 19 or more
+            }
+        }
+    }
+    const __m128i index = _mm_set_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m128i keep = _mm_cmplt_epi8(index, _mm_set1_epi8(static_cast<char>(n)));
+    // the digits, zero-padded to 19: w * 10^-18 is the mantissa's value
+    const std::uint64_t w = static_cast<std::uint64_t>(p[0] - '0') * 1000000000000000000ULL +
+                            sixteen_digits(_mm_and_si128(x, keep)) * 100 + tail;
+    std::int64_t exponent = -18;
+    const char* e = f + n;
+    if ((*e | 0x20) == 'e') {
+        const char* t = e + 1;
+        const bool minus = *t == '-';
+        t += (*t == '-' || *t == '+') ? 1 : 0;
+        if (t >= end || static_cast<unsigned>(*t - '0') >= 10) return nullptr;
+        std::int64_t v = 0;
+        for (; t < end && static_cast<unsigned>(*t - '0') < 10; ++t)
+            if (v < 100000) v = v * 10 + (*t - '0');  // far beyond any finite result
+        exponent += minus ? -v : v;
+        e = t;
+    }
+    const fast_float::adjusted_mantissa am =
+        fast_float::compute_float<fast_float::binary_format<F>>(exponent, w);
+    if (am.power2 < 0) return nullptr;  // too close to call: fast_float settles it
+    fast_float::to_float(negative, am, out);
+    return e;
+#else
+    (void)p;
+    (void)end;
+    (void)out;
+    return nullptr;
+#endif
+}
 
 /// Parses one value at `p` (no leading spaces) into `out`; returns the first byte after it, or
 /// nullptr when no value of type T starts there or it is out of T's range. Reads no further than
@@ -51,6 +138,7 @@ template <class T>
         // '+' is allowed once, before a digit, a point or a name ("+-1" stays an error)
         if (*p == '+' && end - p > 1 && p[1] != '-' && p[1] != '+') ++p;
         if constexpr (std::is_floating_point_v<T>) {
+            if (const char* e = parse_float_common(p, end, out)) return e;
             const auto r = fast_float::from_chars(p, end, out);
             return r.ec == std::errc() ? r.ptr : nullptr;
         } else {
