@@ -2,6 +2,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -48,6 +50,27 @@ void check_shortest_round_trip(std::uint64_t seed, int n) {
         REQUIRE(r.ptr == s.data() + s.size());
         REQUIRE(text_test::bits_of(back) == text_test::bits_of(v));
         // as short as std::to_chars's shortest form: same significant digits
+        char ref[64];
+        const auto e = std::to_chars(ref, ref + sizeof ref, v, std::chars_format::scientific);
+        REQUIRE(digits_of(s) == digits_of(std::string(ref, e.ptr)));
+        // and no zeros trail a fraction
+        const std::string mantissa = s.substr(0, s.find('e'));
+        if (mantissa.find('.') != std::string::npos) REQUIRE(mantissa.back() != '0');
+    }
+}
+
+/// Values of every magnitude around the positional range, where most of the layouts live.
+template <class F>
+void check_positional_round_trip(std::uint64_t seed, int n) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> exponent(-7, 19);
+    for (int i = 0; i < n; ++i) {
+        const auto v = static_cast<F>(std::pow(10.0, exponent(rng)) * (rng() % 2 ? 1 : -1));
+        const std::string s = text_of(v);
+        F back{};
+        fast_float::from_chars(s.data(), s.data() + s.size(), back);
+        INFO(s);
+        REQUIRE(text_test::bits_of(back) == text_test::bits_of(v));
         char ref[64];
         const auto e = std::to_chars(ref, ref + sizeof ref, v, std::chars_format::scientific);
         REQUIRE(digits_of(s) == digits_of(std::string(ref, e.ptr)));
@@ -134,6 +157,12 @@ TEST_CASE("text format: every float32 bit pattern round-trips, shortest",
     check_shortest_round_trip<float>(2, 200000);
 }
 
+TEST_CASE("text format: magnitudes around the positional range round-trip",
+          "[text][format][property]") {
+    check_positional_round_trip<double>(4, 200000);
+    check_positional_round_trip<float>(5, 100000);
+}
+
 TEST_CASE("text format: rows of values with separators", "[text][format]") {
     const double v[] = {1, 2.5, -3, 4, 5, 6e-20};
     char buf[6 * 25 + format_slack];
@@ -163,4 +192,33 @@ TEST_CASE("text format: options are checked", "[text][format][errors]") {
     CHECK_THROWS_AS(check_write_options("f.txt", '\n', -1), ndshard::error);
     CHECK_THROWS_AS(check_write_options("f.txt", '-', -1), ndshard::error);
     CHECK_THROWS_AS(check_write_options("f.txt", '\0', -1), ndshard::error);
+}
+
+TEST_CASE("text format: digit conversions", "[text][format]") {
+    std::mt19937_64 rng(3);
+    char got[32], want[32];
+    for (int i = 0; i < 1000000; ++i) {
+        const std::uint64_t v = i < 1000 ? static_cast<std::uint64_t>(i) * 99999999999999ULL / 1000
+                                         : rng() % 10000000000000000ULL;
+        ndshard::detail::store_sixteen_digits(got, v);
+        std::snprintf(want, sizeof want, "%016llu", static_cast<unsigned long long>(v));
+        REQUIRE(std::string(got, 16) == std::string(want, 16));
+        // the portable eight-digit conversion, used where SSE2 is not
+        const auto x = static_cast<std::uint32_t>(v % 100000000);
+        const std::uint64_t e = ndshard::detail::eight_digits(x);
+        std::memcpy(got, &e, 8);
+        std::snprintf(want, sizeof want, "%08u", static_cast<unsigned>(x));
+        REQUIRE(std::string(got, 8) == std::string(want, 8));
+    }
+    for (std::uint64_t v :
+         {0ULL, 1ULL, 9999999999999999ULL, 1000000000000000ULL, 99999999ULL, 100000000ULL}) {
+        ndshard::detail::store_sixteen_digits(got, v);
+        std::snprintf(want, sizeof want, "%016llu", static_cast<unsigned long long>(v));
+        CHECK(std::string(got, 16) == std::string(want, 16));
+    }
+    for (std::uint64_t v = 1; v < 10000000000000000000ULL; v *= 10) {
+        CHECK(ndshard::detail::count_digits(v) == static_cast<int>(std::to_string(v).size()));
+        CHECK(ndshard::detail::count_digits(v - 1 + (v == 1)) ==
+              static_cast<int>(std::to_string(v - 1 + (v == 1)).size()));
+    }
 }

@@ -20,6 +20,10 @@
 
 #include <fmt/format.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "ndshard/detail/row_source.hpp"
 #include "ndshard/error.hpp"
 
@@ -77,8 +81,8 @@ inline constexpr char digit_pairs[] =
     return t + (v >= pow10[t] ? 1 : 0);
 }
 
-/// Bytes past the end of the text that formatting may scribble on (it copies digits in fixed
-/// 24-byte moves): buffers given to format_values need this much room beyond their worst case.
+/// Bytes past the end of the text that formatting may scribble on (it stores digits 16 at a
+/// time): buffers given to format_values need this much room beyond their worst case.
 inline constexpr std::size_t format_slack = 32;
 
 /// The eight decimal digits of `x` (< 10^8, zero-padded) as eight ASCII bytes in memory order,
@@ -95,47 +99,90 @@ inline constexpr std::size_t format_slack = 32;
     return tens + 0x3030303030303030ULL;
 }
 
-/// Writes `v` (< 10^17, as every Dragonbox significand is) as 17 zero-padded digits at
-/// tmp[0, 17) (tmp holds at least 48 bytes) and returns where its `n` significant digits begin;
-/// 24 bytes can be read from there.
-[[nodiscard]] inline const char* padded_digits(char* tmp, std::uint64_t v, int n) noexcept {
-    const auto hi = static_cast<std::uint32_t>(v / 100000000);  // < 10^9
+inline constexpr std::uint64_t powers_of_ten[] = {1ULL,
+                                                  10ULL,
+                                                  100ULL,
+                                                  1000ULL,
+                                                  10000ULL,
+                                                  100000ULL,
+                                                  1000000ULL,
+                                                  10000000ULL,
+                                                  100000000ULL,
+                                                  1000000000ULL,
+                                                  10000000000ULL,
+                                                  100000000000ULL,
+                                                  1000000000000ULL,
+                                                  10000000000000ULL,
+                                                  100000000000000ULL,
+                                                  1000000000000000ULL,
+                                                  10000000000000000ULL};
+
+/// Stores the 16 digits of `v` (< 10^16, zero-padded) at out[0, 16).
+inline void store_sixteen_digits(char* out, std::uint64_t v) noexcept {
+    const auto hi = static_cast<std::uint32_t>(v / 100000000);
     const auto lo = static_cast<std::uint32_t>(v % 100000000);
-    tmp[0] = static_cast<char>('0' + hi / 100000000);
-    const std::uint64_t a = eight_digits(hi % 100000000), b = eight_digits(lo);
-    std::memcpy(tmp + 1, &a, 8);
-    std::memcpy(tmp + 9, &b, 8);
-    return tmp + 17 - n;
+#if defined(__SSE2__)
+    // Muła's SSE2 conversion (as in Milo Yip's itoa-benchmark), checked against snprintf for all
+    // 10^8 inputs: each 8-digit half becomes eight 16-bit digit lanes without a division
+    const auto lanes = [](std::uint32_t x) {
+        const __m128i v8 = _mm_cvtsi32_si128(static_cast<int>(x));
+        const __m128i abcd =
+            _mm_srli_epi64(_mm_mul_epu32(v8, _mm_set1_epi32(static_cast<int>(0xd1b71759))), 45);
+        const __m128i efgh = _mm_sub_epi32(v8, _mm_mul_epu32(abcd, _mm_set1_epi32(10000)));
+        const __m128i v1 = _mm_slli_epi64(_mm_unpacklo_epi16(abcd, efgh), 2);
+        const __m128i v2a = _mm_unpacklo_epi16(v1, v1);
+        const __m128i v2 = _mm_unpacklo_epi32(v2a, v2a);
+        const __m128i v3 =
+            _mm_mulhi_epu16(v2, _mm_setr_epi16(8389, 5243, 13108, static_cast<short>(32768), 8389,
+                                               5243, 13108, static_cast<short>(32768)));
+        const __m128i v4 = _mm_mulhi_epu16(
+            v3, _mm_setr_epi16(1 << 7, 1 << 11, 1 << 13, static_cast<short>(1 << 15), 1 << 7,
+                               1 << 11, 1 << 13, static_cast<short>(1 << 15)));
+        const __m128i v5 = _mm_slli_epi64(_mm_mullo_epi16(v4, _mm_set1_epi16(10)), 16);
+        return _mm_sub_epi16(v4, v5);
+    };
+    const __m128i digits = _mm_add_epi8(_mm_packus_epi16(lanes(hi), lanes(lo)), _mm_set1_epi8('0'));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), digits);
+#else
+    const std::uint64_t a = eight_digits(hi), b = eight_digits(lo);
+    std::memcpy(out, &a, 8);
+    std::memcpy(out + 8, &b, 8);
+#endif
 }
 
-/// Prints `sig * 10^exp10` (sig > 0) like Python's repr without a trailing ".0": positional
-/// notation when the leading digit's power of ten lies in [-4, 16), else "d.ddde±XX". May write
-/// up to `format_slack` bytes past the returned end.
+/// Prints `sig * 10^exp10` (0 < sig < 10^17) like Python's repr without a trailing ".0":
+/// positional notation when the leading digit's power of ten lies in [-4, 16), else
+/// "d.ddde±XX". May write up to `format_slack` bytes past the returned end.
+///
+/// The digits are scaled to exactly 17 (zeros appended) so that they land where they belong with
+/// plain stores: no byte shuffling, and no reload of freshly stored bytes.
 inline char* print_decimal(char* out, std::uint64_t sig, int exp10) noexcept {
     const int n = count_digits(sig);
     int e = exp10 + n - 1;  // power of ten of the leading digit
-    char tmp[48];
-    const char* d = padded_digits(tmp, sig, n);
+    const std::uint64_t d = sig * powers_of_ten[17 - n];
+    const auto first = static_cast<char>('0' + d / powers_of_ten[16]);
+    const std::uint64_t rest = d % powers_of_ten[16];
     if (e >= -4 && e < 16) {
         if (e < 0) {  // "0.000ddd"
             const int zeros = -e - 1;
             std::memcpy(out, "0.000", 5);
-            std::memcpy(out + 2 + zeros, d, 24);
+            out[2 + zeros] = first;
+            store_sixteen_digits(out + 3 + zeros, rest);
             return out + 2 + zeros + n;
         }
-        std::memcpy(out, d, 24);
-        if (exp10 >= 0) {  // an integer: digits, then zeros
-            std::memset(out + n, '0', static_cast<std::size_t>(exp10));
-            return out + n + exp10;
-        }
-        out[e + 1] = '.';  // the point falls among the digits
-        std::memcpy(out + e + 2, d + e + 1, 24);
+        out[0] = first;
+        store_sixteen_digits(out + 1, rest);  // an integer's digits, its zeros included
+        if (exp10 >= 0) return out + e + 1;
+        // the point falls among the digits: the e + 1 before it are in place; the others are
+        // the remainder below 10^(16 - e), scaled up to lead
+        out[e + 1] = '.';
+        store_sixteen_digits(out + e + 2, rest % powers_of_ten[16 - e] * powers_of_ten[e]);
         return out + n + 1;
     }
-    out[0] = d[0];
+    out[0] = first;
     if (n > 1) {
         out[1] = '.';
-        std::memcpy(out + 2, d + 1, 24);
+        store_sixteen_digits(out + 2, rest);
         out += n + 1;
     } else {
         out += 1;

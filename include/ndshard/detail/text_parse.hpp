@@ -62,20 +62,14 @@ inline const char* parse_float_common(const char* p, const char* end, F& out) no
     auto n = static_cast<unsigned>(
         __builtin_ctz(static_cast<unsigned>(_mm_movemask_epi8(not_digit)) | 0x10000u));
     if (n == 0) return nullptr;
-    std::uint64_t tail = 0;  // the 17th and 18th fraction digits
-    if (n == 16) {
-        const auto d16 = static_cast<unsigned>(f[16] - '0'),
-                   d17 = static_cast<unsigned>(f[17] - '0');
-        if (d16 < 10) {
-            ++n;
-            tail = d16 * 10;
-            if (d17 < 10) {
-                ++n;
-                tail += d17;
-                if (static_cast<unsigned>(f[18] - '0') < 10) return nullptr;  // 19 or more
-            }
-        }
-    }
+    // the 17th and 18th fraction digits, without branches: how many digits there are varies
+    // from value to value and would be mispredicted
+    const auto d16 = static_cast<unsigned>(f[16] - '0'), d17 = static_cast<unsigned>(f[17] - '0');
+    const unsigned t16 = static_cast<unsigned>(n == 16) & static_cast<unsigned>(d16 < 10);
+    const unsigned t17 = t16 & static_cast<unsigned>(d17 < 10);
+    const std::uint64_t tail = t16 * d16 * 10 + t17 * d17;
+    n += t16 + t17;
+    if (t17 && static_cast<unsigned>(f[18] - '0') < 10) return nullptr;  // 19 or more
     const __m128i index = _mm_set_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m128i keep = _mm_cmplt_epi8(index, _mm_set1_epi8(static_cast<char>(n)));
     // the digits, zero-padded to 19: w * 10^-18 is the mantissa's value
