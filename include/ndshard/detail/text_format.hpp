@@ -202,6 +202,107 @@ inline char* print_decimal(char* out, std::uint64_t sig, int exp10) noexcept {
     return out + 2;
 }
 
+#if defined(FMT_HEADER_ONLY) && FMT_VERSION >= 90000 && FMT_VERSION < 100000
+#define NDSHARD_FULL_CACHE_DRAGONBOX 1
+/// fmt 9 builds Dragonbox's 128-bit powers of ten from a compressed table on every call (unless
+/// FMT_USE_FULL_CACHE_DRAGONBOX, which a library cannot set for its users' fmt). This is fmt 9's
+/// dragonbox::to_decimal<double> (MIT license; Dragonbox by Junekey Jeon) with the whole table
+/// expanded once, from fmt's own entries: 12.3 -> 8.8 ns per double on the reference data.
+/// Other fmt versions use fmt's to_decimal unchanged; a test checks both agree on 10^6 doubles.
+namespace full_dragonbox {
+
+namespace fd = fmt::detail;
+namespace db = fmt::detail::dragonbox;
+using accessor = db::cache_accessor<double>;
+inline constexpr int min_k = db::float_info<double>::min_k;
+inline constexpr int max_k = db::float_info<double>::max_k;
+
+struct table {
+    fd::uint128_fallback entries[max_k - min_k + 1];
+    table() noexcept {
+        for (int k = min_k; k <= max_k; ++k)
+            entries[k - min_k] = accessor::get_cached_power(k);
+    }
+};
+
+inline const table& cache() noexcept {
+    static const table t;
+    return t;
+}
+
+/// The shortest decimal significand and exponent of a finite, positive double.
+inline db::decimal_fp<double> to_decimal(double x) noexcept {
+    using carrier = std::uint64_t;
+    const auto bits = fd::bit_cast<carrier>(x);
+    constexpr int sbits = fd::num_significand_bits<double>();
+    carrier significand = bits & ((carrier{1} << sbits) - 1);
+    int exponent = static_cast<int>((bits & fd::exponent_mask<double>()) >> sbits);
+    if (exponent != 0) {
+        exponent -= fd::exponent_bias<double>() + sbits;
+        if (significand == 0) return db::to_decimal(x);  // powers of two: fmt's own path
+        significand |= carrier{1} << sbits;
+    } else {
+        if (significand == 0) return {0, 0};
+        exponent = std::numeric_limits<double>::min_exponent - sbits - 1;
+    }
+    const bool include_endpoints = significand % 2 == 0;
+    const int minus_k = db::floor_log10_pow2(exponent) - db::float_info<double>::kappa;
+    const fd::uint128_fallback& c = cache().entries[-minus_k - min_k];
+    const int beta = exponent + db::floor_log2_pow10(-minus_k);
+    const std::uint32_t deltai = accessor::compute_delta(c, beta);
+    const carrier two_fc = significand << 1;
+    const auto z_mul = accessor::compute_mul((two_fc | 1) << beta, c);
+    db::decimal_fp<double> ret;
+    ret.significand = db::divide_by_10_to_kappa_plus_1(z_mul.result);
+    auto r = static_cast<std::uint32_t>(z_mul.result -
+                                        db::float_info<double>::big_divisor * ret.significand);
+    bool small_divisor = false;
+    if (r < deltai) {
+        if (r == 0 && (z_mul.is_integer & !include_endpoints)) {
+            --ret.significand;
+            r = db::float_info<double>::big_divisor;
+            small_divisor = true;
+        }
+    } else if (r > deltai) {
+        small_divisor = true;
+    } else {
+        const auto x_mul = accessor::compute_mul_parity(two_fc - 1, c, beta);
+        small_divisor = !(x_mul.parity | (x_mul.is_integer & include_endpoints));
+    }
+    if (!small_divisor) {
+        ret.exponent = minus_k + db::float_info<double>::kappa + 1;
+        ret.exponent += db::remove_trailing_zeros(ret.significand);
+        return ret;
+    }
+    ret.significand *= 10;
+    ret.exponent = minus_k + db::float_info<double>::kappa;
+    std::uint32_t dist = r - (deltai / 2) + (db::float_info<double>::small_divisor / 2);
+    const bool approx_y_parity = ((dist ^ (db::float_info<double>::small_divisor / 2)) & 1) != 0;
+    const bool divisible =
+        db::check_divisibility_and_divide_by_pow10<db::float_info<double>::kappa>(dist);
+    ret.significand += dist;
+    if (!divisible) return ret;
+    const auto y_mul = accessor::compute_mul_parity(two_fc, c, beta);
+    if (y_mul.parity != approx_y_parity) {
+        --ret.significand;
+    } else if (y_mul.is_integer & (ret.significand % 2 != 0)) {
+        --ret.significand;
+    }
+    return ret;
+}
+
+}  // namespace full_dragonbox
+#endif
+
+/// The shortest decimal digits of a finite, positive float or double (Dragonbox).
+template <class F>
+[[nodiscard]] inline auto shortest_decimal(F v) noexcept {
+#ifdef NDSHARD_FULL_CACHE_DRAGONBOX
+    if constexpr (std::is_same_v<F, double>) return full_dragonbox::to_decimal(v);
+#endif
+    return fmt::detail::dragonbox::to_decimal(v);
+}
+
 /// numpy's spelling of the values without digits: "nan" (any sign, any payload), "inf", "-inf".
 /// Returns nullptr for finite values.
 template <class F>
@@ -231,7 +332,7 @@ inline char* format_shortest(char* out, F v) noexcept {
         *out = '0';
         return out + 1;
     }
-    const auto d = fmt::detail::dragonbox::to_decimal(v);
+    const auto d = shortest_decimal(v);
     return print_decimal(out, d.significand, d.exponent);
 }
 
