@@ -448,3 +448,62 @@ TEST_CASE("text file: a failed write leaves nothing behind", "[text][file][error
     CHECK_THROWS_AS(ndshard::write_text(dir / "a.tsv", a, {'\t', 0}), ndshard::error);
     CHECK(std::filesystem::is_empty(dir.path()));
 }
+
+TEST_CASE("text file: random bytes parse or fail cleanly, alike at any thread count",
+          "[text][file][robustness]") {
+    temp_dir dir;
+    std::mt19937_64 rng(9);
+    const std::string alphabet = "0123456789012345678901234567890123456789.e-+\t, \n\n\n\r#naifNE";
+    std::size_t parsed = 0, failed = 0;
+    for (int round = 0; round < 400; ++round) {
+        std::string text;
+        if (round % 2 == 0) {  // bytes from number-like characters, now and then any byte
+            const std::size_t n = rng() % 300;
+            for (std::size_t i = 0; i < n; ++i)
+                text += rng() % 50 == 0 ? static_cast<char>(rng() % 256)
+                                        : alphabet[rng() % alphabet.size()];
+        } else {  // a well-formed file with a few bytes changed (sometimes none)
+            const std::size_t rows = rng() % 20, cols = 1 + rng() % 5;
+            char buf[64];
+            for (std::size_t r = 0; r < rows; ++r)
+                for (std::size_t c = 0; c < cols; ++c) {
+                    char* e = ndshard::detail::format_value(
+                        buf, text_test::random_finite<double>(rng), -1);
+                    text.append(buf, e);
+                    text += c + 1 < cols ? '\t' : '\n';
+                }
+            for (std::size_t k = rng() % 3; k > 0 && !text.empty(); --k)
+                text[rng() % text.size()] = alphabet[rng() % alphabet.size()];
+        }
+        write_file(dir / "r.txt", text);
+        const auto attempt = [&](std::size_t threads, bool tiny) {
+            try {
+                const auto a =
+                    tiny ? ndshard::detail::read_text_file<double>(
+                               dir / "r.txt", with_threads(threads), tiny_ranges)
+                         : ndshard::read_text<double>(dir / "r.txt", with_threads(threads));
+                return std::make_pair(true, xt::xtensor<double, 2>(a));
+            } catch (const ndshard::error&) {
+                return std::make_pair(false, xt::xtensor<double, 2>());
+            }
+        };
+        const auto first = attempt(1, false);
+        for (std::size_t threads : {1, 2, 7}) {
+            const auto other = attempt(threads, true);
+            REQUIRE(other.first == first.first);
+            if (first.first) require_same_bits(other.second, first.second);
+        }
+        (first.first ? parsed : failed) += 1;
+        try {  // the other types never crash either
+            (void)ndshard::read_text<std::int32_t>(dir / "r.txt", with_threads(2));
+            (void)ndshard::read_text<bool>(dir / "r.txt", with_threads(2));
+        } catch (const ndshard::error&) {
+        }
+        try {
+            (void)ndshard::read_embeddings<float>(dir / "r.txt");
+        } catch (const ndshard::error&) {
+        }
+    }
+    CHECK(parsed > 10);
+    CHECK(failed > 10);
+}
