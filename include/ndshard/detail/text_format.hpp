@@ -25,6 +25,7 @@
 #endif
 
 #include "ndshard/detail/row_source.hpp"
+#include "ndshard/detail/text_lines.hpp"
 #include "ndshard/error.hpp"
 
 namespace ndshard::detail {
@@ -396,15 +397,11 @@ inline void check_write_options(const std::filesystem::path& file, char delimite
         fail("cannot write", file,
              "expected precision -1 (shortest round-trip) or 1 to " +
                  std::to_string(max_text_precision) + ", found " + std::to_string(precision));
-    const auto c = static_cast<unsigned char>(delimiter);
-    const bool bad = c == 0 || c == '\n' || c == '\r' || c >= 0x80 || (c >= '0' && c <= '9') ||
-                     (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' || c == '-' ||
-                     c == '.';
-    if (bad)
+    if (!can_delimit(delimiter))
         fail("cannot write", file,
              "expected a delimiter that cannot appear in a number (such as tab, ',', ' ' or "
              "';'), found byte " +
-                 std::to_string(c));
+                 std::to_string(static_cast<unsigned char>(delimiter)));
 }
 
 /// Formats rows [first_row, last_row) of a row source as text, one block of at most

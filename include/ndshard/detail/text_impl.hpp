@@ -83,17 +83,13 @@ inline void prefault(const char* begin, const char* end) noexcept {
 #endif
 }
 
-/// Checks a read's delimiter: one byte that cannot occur in a number or end a line.
+/// Checks a read's delimiter (0: detect): one byte that cannot occur in a number or end a line.
 inline void check_read_delimiter(const std::filesystem::path& file, char delimiter, char comment) {
-    const auto c = static_cast<unsigned char>(delimiter);
-    const bool bad = c == '\n' || c == '\r' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                     (c >= 'A' && c <= 'Z') || c == '+' || c == '-' || c == '.' ||
-                     (c != 0 && delimiter == comment);
-    if (bad)
+    if (delimiter != 0 && (!can_delimit(delimiter) || delimiter == comment))
         fail("cannot read", file,
              "expected a delimiter that cannot appear in a number and is not the comment "
              "character, found byte " +
-                 std::to_string(c));
+                 std::to_string(static_cast<unsigned char>(delimiter)));
 }
 
 /// A mapped text file with its first `skip_rows` lines (and a UTF-8 byte order mark) set aside.

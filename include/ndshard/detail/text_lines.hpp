@@ -10,6 +10,14 @@
 
 namespace ndshard::detail {
 
+/// Whether `c` can separate values: a byte that cannot occur inside a number (or nan, inf,
+/// true, false) and does not end a line; ASCII, so it cannot be part of a UTF-8 sequence.
+[[nodiscard]] inline bool can_delimit(char c) noexcept {
+    const auto u = static_cast<unsigned char>(c);
+    return u != 0 && u != '\n' && u != '\r' && u < 0x80 && !(u >= '0' && u <= '9') &&
+           !(u >= 'a' && u <= 'z') && !(u >= 'A' && u <= 'Z') && u != '+' && u != '-' && u != '.';
+}
+
 /// How the lines of one text file split into values.
 ///
 /// A line is a data line when, after spaces, tabs and '\r', something other than the end of the
