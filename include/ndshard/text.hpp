@@ -3,23 +3,24 @@
 //
 // Writing: floats are written as the shortest text that reads back bit for bit ("0.1", "-0",
 // "1e-05", "5e-324"), or with `precision` significant digits like printf's "%.<p>g"; integers
-// exactly; bools as 1 and 0; nan, inf and -inf as numpy spells them. Rows are lines; values are
-// separated by the delimiter; an array of rank > 2 is written with every dimension after the
-// first flattened into the columns, a rank-1 array as one value per line. The locale never
-// matters.
+// exactly; bools as 1 and 0 (what numpy.loadtxt(dtype=bool) reads: it takes neither "True" nor
+// numpy.savetxt's default "1.000000000000000000e+00"); nan, inf and -inf as numpy spells them.
+// Rows are lines; values are separated by the delimiter; an array of rank > 2 is written with
+// every dimension after the first flattened into the columns, a rank-1 array as one value per
+// line. The locale never matters.
 //
 // Reading: values are correctly rounded straight into T (no double rounding for float);
-// integers are range-checked; bools are 0, 1, true or false. A leading '+', exponents, nan and
-// inf (any case, also "infinity"), spaces around values, CRLF line ends, a missing final
-// newline, blank lines, comment lines and comments after the values are accepted. Every problem
-// is an ndshard::parse_error with the file, 1-based line and column, what was expected and what
-// was found:
+// integers are range-checked; bools are 0, 1, true or false (any case). A leading '+',
+// exponents, nan and inf (any case, also "infinity"), spaces around values, CRLF line ends, a
+// missing final newline, blank lines, comment lines and comments after the values are
+// accepted. Every problem is an ndshard::parse_error with the file, 1-based line and column,
+// what was expected and what was found:
 //
 //   ndshard: cannot parse 'data.tsv' line 3, column 7: expected a number, found 'abc'
 //   ndshard: ragged row in 'data.tsv' line 4, column 52: expected 10 values, found 9
 //
 // (a column counts bytes from the start of its line; integers say "expected an integer from
-// -128 to 127", bools "expected 0, 1, true or false").
+// -128 to 127", bools "expected 0, 1, true or false"; found tokens are cut to 32 bytes).
 #pragma once
 
 #include <cstddef>
