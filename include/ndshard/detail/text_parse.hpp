@@ -79,8 +79,8 @@ inline const char* parse_float_common(const char* p, const char* end, F& out) no
     const char* e = f + n;
     if ((*e | 0x20) == 'e') {
         const char* t = e + 1;
-        const bool minus = *t == '-';
-        t += (*t == '-' || *t == '+') ? 1 : 0;
+        const bool minus = t < end && *t == '-';
+        t += (t < end && (*t == '-' || *t == '+')) ? 1 : 0;
         if (t >= end || static_cast<unsigned>(*t - '0') >= 10) return nullptr;
         std::int64_t v = 0;
         for (; t < end && static_cast<unsigned>(*t - '0') < 10; ++t)
@@ -108,6 +108,7 @@ inline const char* parse_float_common(const char* p, const char* end, F& out) no
 /// bools are 0, 1, true or false (any case).
 template <class T>
 [[nodiscard]] inline const char* parse_value(const char* p, const char* end, T& out) noexcept {
+    if (p >= end) return nullptr;
     if constexpr (std::is_same_v<T, bool>) {
         if (*p == '0' || *p == '1') {
             out = *p == '1';
