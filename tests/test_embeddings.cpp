@@ -39,7 +39,7 @@ TEST_CASE("embeddings: a GloVe-style file, words in any script", "[text][embeddi
     REQUIRE(words.size() == 15);
     CHECK(words[7] == "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E");  // 日本語, bytes unchanged
     const auto want = ndshard::read_npy<float>(fixture("glove.npy"));
-    for (std::size_t threads : {1, 2, 7}) {
+    for (std::size_t threads : text_test::thread_counts) {
         ndshard::text_read_options o;
         o.threads = threads;
         const auto e = ndshard::read_embeddings<float>(fixture("glove.txt"), o);
@@ -135,7 +135,7 @@ TEST_CASE("embeddings: rows with the wrong number of values", "[text][embeddings
     for (int i = 0; i < 500; ++i)
         big += "w" + std::to_string(i) + (i == 432 ? " 1 2\n" : " 1 2 3\n");
     write_file(dir / "big.txt", big);
-    for (std::size_t threads : {1, 2, 7}) {
+    for (std::size_t threads : text_test::thread_counts) {
         ndshard::text_read_options o;
         o.threads = threads;
         CHECK_THROWS_WITH(

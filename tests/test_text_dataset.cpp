@@ -36,11 +36,11 @@ TEST_CASE("text dataset: float64 and float32 bit patterns round-trip through csv
     const auto a = random_bits<double>({1001, 6}, 21);
     const auto f = random_bits<float>({333, 4}, 22);
     for (auto format : {ndshard::shard_format::csv, ndshard::shard_format::tsv}) {
-        for (std::size_t shards : {1, 3, 7}) {
+        for (std::size_t shards : {std::size_t{1}, std::size_t{3}, std::size_t{7}}) {
             const auto info = ndshard::save(dir / "a.nds", a, text_save(format, shards, 2));
             REQUIRE(info.shards.size() == shards);
             CHECK(info.format == format);
-            for (std::size_t threads : {1, 2, 7}) {
+            for (std::size_t threads : text_test::thread_counts) {
                 ndshard::load_options lo;
                 lo.threads = threads;
                 require_same_bits(ndshard::load<double>(dir / "a.nds", lo), a);
@@ -76,7 +76,8 @@ TEST_CASE("text dataset: rank > 2 flattens into columns and comes back in shape"
     const auto info = ndshard::save(dir / "r.nds", a, text_save(ndshard::shard_format::tsv, 4, 2));
     const std::string first = read_file(dir / "r.nds" / info.shards[0].path);
     CHECK(std::count(first.begin(), first.end(), '\n') == 13);  // 50 rows over 4 shards
-    CHECK(std::count(first.begin(), first.begin() + first.find('\n'), '\t') == 23);
+    CHECK(std::count(first.begin(), first.begin() + static_cast<std::ptrdiff_t>(first.find('\n')),
+                     '\t') == 23);
     const auto b = ndshard::load<double>(dir / "r.nds");
     require_same_bits(b, a);
     xt::xtensor<double, 4> into;

@@ -56,10 +56,10 @@ TEST_CASE("text file: float64 bit patterns round-trip exactly, any thread count"
           "[text][file][property]") {
     temp_dir dir;
     const auto a = random_bits<double>(531, 7, 11);
-    for (std::size_t threads : {1, 2, 7}) {
+    for (std::size_t threads : text_test::thread_counts) {
         const auto p = dir / ("a" + std::to_string(threads) + ".tsv");
         write_small_blocks(p, a, threads);
-        for (std::size_t rthreads : {1, 2, 7}) {
+        for (std::size_t rthreads : text_test::thread_counts) {
             require_same_bits(ndshard::read_text<double>(p, with_threads(rthreads)), a);
             require_same_bits(
                 ndshard::detail::read_text_file<double>(p, with_threads(rthreads), tiny_ranges), a);
@@ -77,7 +77,7 @@ TEST_CASE("text file: float32 bit patterns round-trip exactly", "[text][file][pr
     temp_dir dir;
     const auto a = random_bits<float>(777, 5, 12);
     write_small_blocks(dir / "f.csv", a, 2, ',');
-    for (std::size_t threads : {1, 2, 7})
+    for (std::size_t threads : text_test::thread_counts)
         require_same_bits(ndshard::detail::read_text_file<float>(
                               dir / "f.csv", with_threads(threads), tiny_ranges),
                           a);
@@ -177,7 +177,7 @@ TEST_CASE("text file: every accepted oddity", "[text][file][oddities]") {
     write_file(dir / "odd.csv", odd);
     const xt::xtensor<double, 2> want = {
         {1.5, -2, 300}, {nan_, inf_, -inf_}, {4, 0.5, inf_}, {nan_, 0.01, -0.0}, {7, 8, 9}};
-    for (std::size_t threads : {1, 2, 7}) {
+    for (std::size_t threads : text_test::thread_counts) {
         require_same_bits(ndshard::read_text<double>(dir / "odd.csv", with_threads(threads)), want);
         require_same_bits(ndshard::detail::read_text_file<double>(
                               dir / "odd.csv", with_threads(threads), tiny_ranges),
@@ -267,7 +267,8 @@ TEST_CASE("text file: one line, no lines, only comments", "[text][file][edge]") 
 TEST_CASE("text file: a file ending exactly at a page boundary without a newline",
           "[text][file][edge]") {
     temp_dir dir;
-    for (std::size_t size : {4095, 4096, 4097, 8192, 12289}) {
+    for (std::size_t size : {std::size_t{4095}, std::size_t{4096}, std::size_t{4097},
+                             std::size_t{8192}, std::size_t{12289}}) {
         for (const std::string last : {"7", "# comment", "   ", "8\t9\t10\t11 "}) {
             std::string text;
             std::size_t rows = 0;
@@ -315,7 +316,7 @@ TEST_CASE("text file: sizes that are multiples of nothing, many ranges", "[text]
         }
         if (rng() % 2) text.pop_back();
         write_file(dir / "r.csv", text);
-        for (std::size_t threads : {1, 2, 7})
+        for (std::size_t threads : text_test::thread_counts)
             require_same_bits(ndshard::detail::read_text_file<double>(
                                   dir / "r.csv", with_threads(threads), {1 + rng() % 50, 1000}),
                               a);
@@ -430,7 +431,7 @@ TEST_CASE("text file: errors far into a file name the right line, any thread cou
     write_file(dir / "big.csv", text);
     const std::string want = "ndshard: cannot parse " + q(dir / "big.csv") +
                              " line 1777, column 5: expected a number, found 'bad'";
-    for (std::size_t threads : {1, 2, 7}) {
+    for (std::size_t threads : text_test::thread_counts) {
         CHECK_THROWS_WITH(ndshard::read_text<double>(dir / "big.csv", with_threads(threads)), want);
         CHECK_THROWS_WITH(ndshard::detail::read_text_file<double>(
                               dir / "big.csv", with_threads(threads), tiny_ranges),
@@ -488,7 +489,7 @@ TEST_CASE("text file: random bytes parse or fail cleanly, alike at any thread co
             }
         };
         const auto first = attempt(1, false);
-        for (std::size_t threads : {1, 2, 7}) {
+        for (std::size_t threads : text_test::thread_counts) {
             const auto other = attempt(threads, true);
             REQUIRE(other.first == first.first);
             if (first.first) require_same_bits(other.second, first.second);

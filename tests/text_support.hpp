@@ -24,6 +24,10 @@
 
 namespace text_test {
 
+/// The thread counts every parallel path is checked with: one, as many as the machine's two
+/// cores, and more than there are.
+inline constexpr std::size_t thread_counts[] = {1, 2, 7};
+
 /// A fresh directory in /dev/shm (or /tmp), unique per process and instance, removed at the end.
 class temp_dir {
   public:
