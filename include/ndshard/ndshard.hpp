@@ -8,6 +8,7 @@
 #include "ndshard/npy.hpp"
 #include "ndshard/npy_file.hpp"
 #include "ndshard/tensor_ref.hpp"
+#include "ndshard/text.hpp"
 #include "ndshard/thread_pool.hpp"
 #include "ndshard/version.hpp"
 #include "ndshard/xtensor.hpp"

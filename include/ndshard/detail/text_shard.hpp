@@ -1,33 +1,76 @@
-// ndshard/detail/text_shard.hpp — CSV/TSV shards of a dataset (filled in by the text engine).
+// ndshard/detail/text_shard.hpp — CSV/TSV shards of a dataset: one row per line, every dimension
+// after the first flattened into the columns, floats shortest round-trip. The dataset runs one
+// shard per worker, so each shard is written and read by one thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include "ndshard/dataset.hpp"
 #include "ndshard/detail/checksum.hpp"
 #include "ndshard/detail/row_source.hpp"
+#include "ndshard/detail/text_format.hpp"
+#include "ndshard/detail/text_lines.hpp"
+#include "ndshard/detail/text_parse.hpp"
 #include "ndshard/error.hpp"
 #include "ndshard/file.hpp"
 
 namespace ndshard::detail {
 
+/// Text a shard writer formats at once: one per worker, so small.
+inline constexpr std::size_t text_shard_buffer_bytes = std::size_t{1} << 20;
+
 /// Writes rows [first, last) of `src` as text, one row per line, values separated by `delimiter`;
-/// hashes every byte written into `hash` and sets `bytes` to the file's size.
+/// hashes every byte written into `hash` and sets `bytes` to the file's size. An array without
+/// columns writes an empty file (the manifest keeps its shape).
 template <class T>
-void write_text_shard(const file& f, const row_source<T>& /*src*/, std::size_t /*first*/,
-                      std::size_t /*last*/, char /*delimiter*/, xxh3_stream& /*hash*/,
-                      std::uint64_t& /*bytes*/) {
-    fail("cannot write", f.path(), "text shards are not implemented yet");
+void write_text_shard(const file& f, const row_source<T>& src, std::size_t first, std::size_t last,
+                      char delimiter, xxh3_stream& hash, std::uint64_t& bytes) {
+    block_formatter<T> formatter(src, first, last, delimiter, -1, text_shard_buffer_bytes);
+    std::uint64_t offset = 0;
+    for (std::size_t b = 0, n = formatter.blocks(); b < n; ++b) {
+        const std::string_view text = formatter.format(b);
+        f.pwrite_full(text.data(), text.size(), offset);
+        hash.update(text.data(), text.size());
+        offset += text.size();
+    }
+    bytes = offset;
 }
 
 /// Parses one text shard straight into `dest` (rows s.first_row..s.last_row, `row_size` values
-/// each), verifying the checksum when asked.
+/// each), verifying the checksum first when asked: a damaged shard says so rather than failing
+/// to parse.
 template <class T>
-void read_text_shard(const std::filesystem::path& path, const shard_info& /*s*/,
-                     std::size_t /*row_size*/, T* /*dest*/, char /*delimiter*/, bool /*verify*/) {
-    fail("cannot read", path, "text shards are not implemented yet");
+void read_text_shard(const std::filesystem::path& path, const shard_info& s, std::size_t row_size,
+                     T* dest, char delimiter, bool verify) {
+    const mapped_file map(path);
+    if (map.size() != s.bytes)
+        fail("shard disagrees with the manifest:", path,
+             "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(map.size()));
+    if (verify && !s.checksum.empty()) {
+        xxh3_stream hash;
+        hash.update(map.data(), map.size());
+        if (hash.text() != s.checksum)
+            fail("checksum mismatch in", path,
+                 "expected " + s.checksum + " (from the manifest), found " + hash.text());
+    }
+    const std::size_t rows = s.last_row - s.first_row;
+    if (row_size == 0 || map.size() == 0) {
+        if (rows != 0 && row_size != 0)
+            fail("shard disagrees with the manifest:", path,
+                 "expected " + std::to_string(rows) + " rows, found 0");
+        return;
+    }
+    const text_layout layout(path, delimiter, 0);
+    const char* begin = map.data();
+    const char* end = begin + map.size();
+    const std::size_t found = layout.count_lines(begin, end).rows;
+    if (found != rows)
+        fail("shard disagrees with the manifest:", path,
+             "expected " + std::to_string(rows) + " rows, found " + std::to_string(found));
+    row_parser<T>(layout, row_size, false).parse_range(begin, end, 1, rows, dest, nullptr);
 }
 
 }  // namespace ndshard::detail

@@ -1,0 +1,99 @@
+// ndshard/text.hpp — one CSV / TSV / space-separated text file read and written by every core,
+// exactly; and word-embedding files (GloVe, fastText .vec, word2vec text).
+//
+// Writing: floats are written as the shortest text that reads back bit for bit ("0.1", "-0",
+// "1e-05", "5e-324"), or with `precision` significant digits like printf's "%.<p>g"; integers
+// exactly; bools as 1 and 0 (what numpy.loadtxt(dtype=bool) reads: it takes neither "True" nor
+// numpy.savetxt's default "1.000000000000000000e+00"); nan, inf and -inf as numpy spells them.
+// Rows are lines; values are separated by the delimiter; an array of rank > 2 is written with
+// every dimension after the first flattened into the columns, a rank-1 array as one value per
+// line. The locale never matters.
+//
+// Reading: values are correctly rounded straight into T (no double rounding for float);
+// integers are range-checked; bools are 0, 1, true or false (any case). A leading '+',
+// exponents, nan and inf (any case, also "infinity"), spaces around values, CRLF line ends, a
+// missing final newline, blank lines, comment lines and comments after the values are
+// accepted. Every problem is an ndshard::parse_error with the file, 1-based line and column,
+// what was expected and what was found:
+//
+//   ndshard: cannot parse 'data.tsv' line 3, column 7: expected a number, found 'abc'
+//   ndshard: ragged row in 'data.tsv' line 4, column 52: expected 10 values, found 9
+//
+// (a column counts bytes from the start of its line; integers say "expected an integer from
+// -128 to 127", bools "expected 0, 1, true or false"; found tokens are cut to 32 bytes).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <xtensor/xexpression.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "ndshard/thread_pool.hpp"
+
+namespace ndshard {
+
+struct text_read_options {
+    /// 0: detected from the first data line: a tab if it has one, else a comma if it has one,
+    /// else runs of spaces and tabs. ' ' means runs of spaces and tabs; any other byte separates
+    /// values one delimiter at a time (spaces around values are ignored).
+    char delimiter = 0;
+    std::size_t skip_rows = 0;    ///< lines skipped before anything else (header lines)
+    char comment = '#';           ///< starts a comment, to the end of its line; 0: no comments
+    std::size_t threads = 0;      ///< 0: all cores
+    thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call
+};
+
+struct text_write_options {
+    char delimiter = '\t';    ///< any byte that cannot occur in a number: '\t', ',', ' ', ';', …
+    int precision = -1;       ///< -1: shortest round-trip; 1 to 767: significant digits ("%.<p>g")
+    std::size_t threads = 0;  ///< 0: all cores
+    thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call
+};
+
+/// Reads a text file of rows into a (rows, columns) array. The file is mapped, cut into ranges at
+/// line ends, the rows of every range are counted in parallel, the result is allocated once and
+/// every range is parsed in parallel straight into its rows. The number of columns is that of
+/// the first data line; every other data line must have as many. A file without data lines
+/// gives a (0, 0) array. A UTF-8 byte order mark at the start is skipped.
+template <class T>
+[[nodiscard]] xt::xtensor<T, 2> read_text(const std::filesystem::path& file,
+                                          const text_read_options& options = {});
+
+/// Writes `a` as text, one row per line. Every worker formats blocks of values into its own
+/// bounded buffer and places them in order with pwrite, so memory stays bounded (48 MiB for all
+/// buffers together) whatever the size of `a`. The file appears whole or not at all (written
+/// beside it, then renamed).
+template <class E>
+void write_text(const std::filesystem::path& file, const xt::xexpression<E>& a,
+                const text_write_options& options = {});
+
+/// The words of an embedding file and their vectors: row i of `vectors` belongs to words[i].
+template <class T>
+struct embeddings {
+    std::vector<std::string> words;  ///< as the file spells them: UTF-8 (or any) bytes, unchanged
+    xt::xtensor<T, 2> vectors;
+};
+
+/// Reads a GloVe ("word v1 … vD" per line), fastText .vec or word2vec text file. The word is
+/// every byte up to the first space or tab (with a tab delimiter: up to the first tab, so words
+/// may hold spaces), then come exactly D values (D from the header line, else from the first
+/// line); a row with another count is an error with its line number.
+///
+/// The header line "N D" of fastText and word2vec files is detected when `skip_rows` is 0: the
+/// first data line is taken as a header when it holds exactly two unsigned integers and the next
+/// data line does not. A detected header is checked: the file must then hold exactly N rows of D
+/// values. With `skip_rows = 1` the first line is skipped unchecked.
+///
+/// The delimiter is detected as a tab when the first data line has one, else runs of spaces and
+/// tabs (never a comma: "," is a word in most vocabularies). `comment` is ignored: "#" and words
+/// starting with it are vocabulary, so no line is a comment. Blank lines are skipped.
+template <class T>
+[[nodiscard]] embeddings<T> read_embeddings(const std::filesystem::path& file,
+                                            const text_read_options& options = {});
+
+}  // namespace ndshard
+
+#include "ndshard/detail/text_impl.hpp"

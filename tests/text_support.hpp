@@ -1,0 +1,159 @@
+// Helpers of the text tests: a temporary directory, whole-file reads and writes, random bit
+// patterns, bitwise comparison of arrays.
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <ndshard/error.hpp>
+#include <xtensor/xarray.hpp>
+
+namespace text_test {
+
+/// The thread counts every parallel path is checked with: one, as many as the machine's two
+/// cores, and more than there are.
+inline constexpr std::size_t thread_counts[] = {1, 2, 7};
+
+/// A fresh directory in /dev/shm (or /tmp), unique per process and instance, removed at the end.
+class temp_dir {
+  public:
+    temp_dir() {
+        static std::atomic<unsigned> counter{0};
+        const std::filesystem::path base =
+            std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
+        path_ = base / ("ndshard_text_test_" + std::to_string(::getpid()) + "_" +
+                        std::to_string(counter.fetch_add(1)));
+        std::filesystem::remove_all(path_);
+        std::filesystem::create_directories(path_);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    [[nodiscard]] std::filesystem::path operator/(const std::string& name) const {
+        return path_ / name;
+    }
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+  private:
+    std::filesystem::path path_;
+};
+
+inline void write_file(const std::filesystem::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+}
+
+inline std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline std::filesystem::path fixture(const std::string& name) {
+    return std::filesystem::path(NDSHARD_FIXTURES) / "text" / name;
+}
+
+/// A random finite float or double from uniformly random bits (so subnormals, extremes and both
+/// zeros all occur), with a few hand-picked extremes mixed in.
+template <class F>
+F random_finite(std::mt19937_64& rng) {
+    using U = std::conditional_t<sizeof(F) == 8, std::uint64_t, std::uint32_t>;
+    switch (rng() % 16) {
+        case 0:
+            return std::numeric_limits<F>::denorm_min() * (rng() % 2 ? 1 : -1);
+        case 1:
+            return std::numeric_limits<F>::max() * (rng() % 2 ? 1 : -1);
+        case 2:
+            return std::numeric_limits<F>::min() * (rng() % 2 ? 1 : -1);
+        case 3:
+            return rng() % 2 ? F(0) : -F(0);
+        default:
+            break;
+    }
+    for (;;) {
+        const auto bits = static_cast<U>(rng());
+        F f;
+        std::memcpy(&f, &bits, sizeof f);
+        if (std::isfinite(f)) return f;
+    }
+}
+
+/// The bits of a value, for exact comparison (tells -0.0 from 0.0).
+template <class F>
+auto bits_of(F f) {
+    using U = std::conditional_t<
+        sizeof(F) == 8, std::uint64_t,
+        std::conditional_t<sizeof(F) == 4, std::uint32_t,
+                           std::conditional_t<sizeof(F) == 2, std::uint16_t, std::uint8_t>>>;
+    U u{};
+    std::memcpy(&u, &f, sizeof f);
+    return u;
+}
+
+/// "'path'", as messages quote files.
+inline std::string quoted(const std::filesystem::path& p) {
+    return "'" + p.string() + "'";
+}
+
+/// The message of the ndshard::error that `fn` throws, or "no error".
+template <class F>
+std::string error_of(F&& fn) {
+    try {
+        fn();
+    } catch (const ndshard::error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+/// An array of `shape` filled by random_finite.
+template <class T>
+xt::xarray<T> random_bits(const std::vector<std::size_t>& shape, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+    for (auto& x : a)
+        x = random_finite<T>(rng);
+    return a;
+}
+
+/// Two arrays hold the same bits in the same shape (any nan equals any nan).
+template <class A, class B>
+void require_same_bits(const A& a, const B& b) {
+    REQUIRE(a.shape().size() == b.shape().size());
+    for (std::size_t i = 0; i < a.shape().size(); ++i)
+        REQUIRE(a.shape()[i] == b.shape()[i]);
+    REQUIRE(a.size() == b.size());
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto x = a.data()[i];
+        const auto y = b.data()[i];
+        bool same = bits_of(x) == bits_of(y);
+        if constexpr (std::is_floating_point_v<std::decay_t<decltype(x)>>)
+            same = same || (std::isnan(x) && std::isnan(y));
+        if (!same && mismatches++ < 5) {
+            std::ostringstream m;
+            m.precision(17);
+            m << "element " << i << ": " << +x << " != " << +y;
+            FAIL_CHECK(m.str());
+        }
+    }
+    REQUIRE(mismatches == 0);
+}
+
+}  // namespace text_test
