@@ -1,15 +1,11 @@
 // libFuzzer target: the text parser (ndshard::read_text), on the input as a file, with the
 // delimiter, comment and row skipping chosen by its first byte. Any exception but ndshard::error,
 // any crash or sanitizer report is a finding.
-//
-// The text engine lives in <ndshard/text.hpp>; until it is there this target builds as a stub
-// that says so and exits at once (the guard goes when the engine is merged).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
-#if __has_include(<ndshard/text.hpp>)
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -57,16 +53,3 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ::close(fd);
     return 0;
 }
-
-#else
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    std::puts("fuzz_text: skipped, <ndshard/text.hpp> is not in this tree yet");
-    std::exit(0);
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t*, std::size_t) {
-    return 0;
-}
-
-#endif

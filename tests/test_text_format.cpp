@@ -222,21 +222,3 @@ TEST_CASE("text format: digit conversions", "[text][format]") {
               static_cast<int>(std::to_string(v - 1 + (v == 1)).size()));
     }
 }
-
-TEST_CASE("text format: the expanded Dragonbox table gives fmt's digits", "[text][format]") {
-#ifdef NDSHARD_FULL_CACHE_DRAGONBOX
-    std::mt19937_64 rng(6);
-    for (int i = 0; i < 1000000; ++i) {
-        double v = std::fabs(text_test::random_finite<double>(rng));
-        if (i % 7 == 0) v = std::ldexp(1.0, static_cast<int>(rng() % 2098) - 1074);  // 2^k
-        if (v == 0) continue;
-        const auto a = fmt::detail::dragonbox::to_decimal(v);
-        const auto b = ndshard::detail::full_dragonbox::to_decimal(v);
-        INFO(v);
-        REQUIRE(a.significand == b.significand);
-        REQUIRE(a.exponent == b.exponent);
-    }
-#else
-    SUCCEED("fmt's to_decimal is used as is");
-#endif
-}

@@ -222,12 +222,14 @@ inline void sync_directory(const std::filesystem::path& dir) {
 class mapped_file {
   public:
     mapped_file() = default;
-    explicit mapped_file(const std::filesystem::path& p) : file_(file::open_read(p)) {
+    explicit mapped_file(const std::filesystem::path& p) : mapped_file(file::open_read(p)) {}
+    /// Maps a file already open for reading (for example one opened without following links).
+    explicit mapped_file(file f) : file_(std::move(f)) {
         const std::uint64_t n = file_.size();
         size_ = static_cast<std::size_t>(n);
         if (size_ == 0) return;
         void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file_.fd(), 0);
-        if (m == MAP_FAILED) detail::fail_system("map", p, errno);
+        if (m == MAP_FAILED) detail::fail_system("map", file_.path(), errno);
         data_ = static_cast<const char*>(m);
     }
     mapped_file(const mapped_file&) = delete;

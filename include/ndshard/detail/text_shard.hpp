@@ -45,7 +45,8 @@ void write_text_shard(const file& f, const row_source<T>& src, std::size_t first
 template <class T>
 void read_text_shard(const std::filesystem::path& path, const shard_info& s, std::size_t row_size,
                      T* dest, char delimiter, bool verify) {
-    const mapped_file map(path);
+    // like .npy shards: a link inside a dataset is never followed
+    const mapped_file map(file::open_read_nofollow(path, "open shard"));
     if (map.size() != s.bytes)
         fail("shard disagrees with the manifest:", path,
              "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(map.size()));
