@@ -66,7 +66,7 @@ options:
   --threads N[,N...]  threads; 0 = every core (default 0)
   --dir PATH          where files go (default /dev/shm/ndshard_bench if /dev/shm exists, else the
                       temporary directory); a private subdirectory is made and removed
-  --format F          npy (csv and tsv once the text engine lands)
+  --format F          npy, csv or tsv: the shards of the ndshard rows (default npy)
   --repeat N          runs per strategy; the median is shown (default 5)
   --no-sync           no fsync: ndshard's save_options::sync = false, and no strategy fsyncs
                       (default: every save fsyncs its files, as ndshard::save does by default)
@@ -81,6 +81,8 @@ options:
                       cold runs also pay host faults on fresh memory: expect noise.
   --python PATH       python3 with numpy for the numpy peer (default /usr/bin/python3)
   --no-peers          skip numpy
+  --no-text           leave out the text rows (tab-separated shortest round-trip text: one
+                      thread, tsv shards, one file by every thread)
   --help
 )";
 
@@ -97,6 +99,7 @@ struct config {
     bool sync = true;
     bool cold = false;
     bool peers = true;
+    bool text = true;  ///< with --format npy, also the text rows (--no-text leaves them out)
     std::string python = "/usr/bin/python3";
 };
 
@@ -165,6 +168,8 @@ config parse_args(int argc, char** argv) {
             c.python = value();
         } else if (a == "--no-peers") {
             c.peers = false;
+        } else if (a == "--no-text") {
+            c.text = false;
         } else {
             usage_error("unknown option '" + a + "'");
         }
@@ -534,12 +539,13 @@ strategy thread_per_block_strategy(std::size_t elem) {
     return s;
 }
 
-template <class T>
-loaded keep_array(xt::xarray<T>&& a) {
-    auto p = std::make_shared<xt::xarray<T>>(std::move(a));
+template <class A>
+loaded keep_array(A&& a) {
+    using array = std::decay_t<A>;
+    auto p = std::make_shared<array>(std::forward<A>(a));
     loaded r;
     r.data = p->data();
-    r.bytes = p->size() * sizeof(T);
+    r.bytes = p->size() * sizeof(typename array::value_type);
     r.keep = p;
     return r;
 }
@@ -580,12 +586,33 @@ strategy ndshard_npy_file_strategy(std::size_t cols) {
     strategy s;
     s.name = "ndshard one file (write/read_npy)";
     s.save = timed_save([cols](const context& c) {
-        ndshard::write_npy(c.dir / "array.npy", as_array<T>(c, cols), c.threads);
-        // write_npy has no sync option: fsync here so every row pays the same
-        if (c.sync) fsync_path(c.dir / "array.npy");
+        ndshard::write_npy(c.dir / "array.npy", as_array<T>(c, cols),
+                           ndshard::npy_write_options{c.threads, c.sync});
     });
     s.load = timed_load([](const context& c) {
         return keep_array(ndshard::read_npy<T>(c.dir / "array.npy", c.threads));
+    });
+    return s;
+}
+
+/// One text file (tab-separated, shortest round-trip) written and read by `threads` threads, or
+/// by one thread when `one_thread`: the text counterpart of the rows above.
+template <class T>
+strategy ndshard_text_file_strategy(std::size_t cols, bool one_thread) {
+    strategy s;
+    s.name =
+        one_thread ? "text, one thread (write/read_text)" : "ndshard text file (write/read_text)";
+    s.save = timed_save([cols, one_thread](const context& c) {
+        ndshard::text_write_options o;
+        o.threads = one_thread ? 1 : c.threads;
+        ndshard::write_text(c.dir / "array.tsv", as_array<T>(c, cols), o);
+        if (c.sync) fsync_path(c.dir / "array.tsv");
+    });
+    s.load = timed_load([one_thread](const context& c) {
+        ndshard::text_read_options o;
+        o.delimiter = '\t';
+        o.threads = one_thread ? 1 : c.threads;
+        return keep_array(ndshard::read_text<T>(c.dir / "array.tsv", o));
     });
     return s;
 }
@@ -889,9 +916,13 @@ int run(const config& cfg, const fs::path& work) {
         strategies.push_back(ndshard_shards_strategy<T>(cfg.cols, format));
         strategies.push_back(ndshard_shards_strategy<T>(cfg.cols, format, false));
         strategies.push_back(ndshard_npy_file_strategy<T>(cfg.cols));
+        if (cfg.text) {
+            strategies.push_back(ndshard_text_file_strategy<T>(cfg.cols, true));
+            strategies.push_back(ndshard_shards_strategy<T>(cfg.cols, ndshard::shard_format::tsv));
+            strategies.push_back(ndshard_text_file_strategy<T>(cfg.cols, false));
+        }
     } else {
-        // text: the raw rows stay as the binary yardstick; ndshard's text strategies (shards,
-        // write_text/read_text) go here as the text engine lands
+        // text shards only: the raw rows stay as the binary yardstick
         strategies.push_back(ndshard_shards_strategy<T>(cfg.cols, format));
     }
 
