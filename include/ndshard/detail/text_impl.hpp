@@ -37,6 +37,8 @@ namespace ndshard::detail {
 struct text_tuning {
     std::size_t range_bytes = std::size_t{1} << 20;
     std::size_t ranges_per_thread = 8;
+    /// the largest range a read maps at once (more ranges on larger files)
+    static constexpr std::size_t max_range_bytes = std::size_t{8} << 20;
 };
 
 /// All the text buffers of one write together: each worker gets an equal share, 64 KiB to
@@ -77,6 +79,21 @@ inline void prefault(const char* begin, const char* end) noexcept {
     const auto b = reinterpret_cast<std::uintptr_t>(begin) & ~(page - 1);
     const auto e = reinterpret_cast<std::uintptr_t>(end);
     if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_READ);
+#else
+    (void)begin;
+    (void)end;
+#endif
+}
+
+/// Unmaps the whole pages inside [begin, end) of a read-only file mapping once they are read:
+/// the text a load has mapped at once stays a few ranges, not the whole file (the pages stay in
+/// the page cache; a range that needs a shared edge page again faults it back in).
+inline void release(const char* begin, const char* end) noexcept {
+#ifdef MADV_DONTNEED
+    const std::uintptr_t page = 4096;
+    const auto b = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) & ~(page - 1);
+    const auto e = reinterpret_cast<std::uintptr_t>(end) & ~(page - 1);
+    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 #else
     (void)begin;
     (void)end;
@@ -142,16 +159,20 @@ struct parsed_text {
 };
 
 /// The two parallel passes over [begin, end): count the rows of every range, allocate once,
-/// parse every range straight into its rows.
+/// parse every range straight into its rows. [begin, end) must lie in a read-only file mapping:
+/// each range's pages are released (MADV_DONTNEED) once read.
 template <class T>
 parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool words,
                           const char* begin, const char* end, std::size_t first_line,
                           std::size_t threads, thread_pool* given, const text_tuning& tuning) {
     const std::size_t nthreads = given ? given->size() : threads == 0 ? default_threads() : threads;
     const auto size = static_cast<std::size_t>(end - begin);
+    // enough ranges to balance the threads, and none larger than max_range_bytes, so the mapped
+    // text a load holds at once stays bounded whatever the file's size
     const std::size_t pieces =
         std::clamp<std::size_t>(size / std::max<std::size_t>(1, tuning.range_bytes), 1,
-                                std::max<std::size_t>(1, nthreads * tuning.ranges_per_thread));
+                                std::max<std::size_t>({1, nthreads * tuning.ranges_per_thread,
+                                                       size / text_tuning::max_range_bytes + 1}));
     const std::vector<const char*> cuts = split_at_lines(begin, end, pieces);
     const std::size_t ranges = cuts.empty() ? 0 : cuts.size() - 1;
     call_pool pool(given, nthreads, ranges);
@@ -160,6 +181,7 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     run_tasks(pool.get(), ranges, [&](std::size_t i) {
         prefault(cuts[i], cuts[i + 1]);
         counts[i] = layout.count_lines(cuts[i], cuts[i + 1]);
+        release(cuts[i], cuts[i + 1]);
     });
     std::vector<std::size_t> first_row(ranges + 1, 0), line(ranges + 1, first_line);
     for (std::size_t i = 0; i < ranges; ++i) {
@@ -177,9 +199,11 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     T* dest = out.values.data();
     advise_huge_pages(dest, rows * columns * sizeof(T));  // first touch: one fault per 2 MiB
     run_tasks(pool.get(), ranges, [&](std::size_t i) {
+        prefault(cuts[i], cuts[i + 1]);
         parser.parse_range(cuts[i], cuts[i + 1], line[i], counts[i].rows,
                            dest + first_row[i] * columns,
                            words ? out.words.data() + first_row[i] : nullptr);
+        release(cuts[i], cuts[i + 1]);
     });
     return out;
 }

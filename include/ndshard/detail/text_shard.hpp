@@ -3,15 +3,18 @@
 // shard per worker, so each shard is written and read by one thread.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "ndshard/dataset.hpp"
 #include "ndshard/detail/checksum.hpp"
 #include "ndshard/detail/row_source.hpp"
 #include "ndshard/detail/text_format.hpp"
+#include "ndshard/detail/text_impl.hpp"
 #include "ndshard/detail/text_lines.hpp"
 #include "ndshard/detail/text_parse.hpp"
 #include "ndshard/error.hpp"
@@ -52,7 +55,11 @@ void read_text_shard(const std::filesystem::path& path, const shard_info& s, std
              "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(map.size()));
     if (verify && !s.checksum.empty()) {
         xxh3_stream hash;
-        hash.update(map.data(), map.size());
+        for (std::size_t off = 0; off < map.size(); off += chunk_bytes) {
+            const std::size_t n = std::min(chunk_bytes, map.size() - off);
+            hash.update(map.data() + off, n);
+            release(map.data() + off, map.data() + off + n);  // bounded: see below
+        }
         if (hash.text() != s.checksum)
             fail("checksum mismatch in", path,
                  "expected " + s.checksum + " (from the manifest), found " + hash.text());
@@ -67,11 +74,30 @@ void read_text_shard(const std::filesystem::path& path, const shard_info& s, std
     const text_layout layout(path, delimiter, 0);
     const char* begin = map.data();
     const char* end = begin + map.size();
-    const std::size_t found = layout.count_lines(begin, end).rows;
+    // pieces of at most ~8 MiB, each released once read: the text mapped at once stays bounded
+    const std::vector<const char*> cuts =
+        split_at_lines(begin, end, map.size() / text_tuning::max_range_bytes + 1);
+    std::vector<text_layout::line_counts> counts(cuts.size() - 1);
+    std::size_t found = 0;
+    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+        prefault(cuts[i], cuts[i + 1]);
+        counts[i] = layout.count_lines(cuts[i], cuts[i + 1]);
+        release(cuts[i], cuts[i + 1]);
+        found += counts[i].rows;
+    }
     if (found != rows)
         fail("shard disagrees with the manifest:", path,
              "expected " + std::to_string(rows) + " rows, found " + std::to_string(found));
-    row_parser<T>(layout, row_size, false).parse_range(begin, end, 1, rows, dest, nullptr);
+    const row_parser<T> parser(layout, row_size, false);
+    std::size_t line = 1, row = 0;
+    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+        prefault(cuts[i], cuts[i + 1]);
+        parser.parse_range(cuts[i], cuts[i + 1], line, counts[i].rows, dest + row * row_size,
+                           nullptr);
+        release(cuts[i], cuts[i + 1]);
+        line += counts[i].lines;
+        row += counts[i].rows;
+    }
 }
 
 }  // namespace ndshard::detail
