@@ -27,7 +27,7 @@ namespace ndshard_test {
 /// /dev/shm when there is one (the tests fsync a lot, and memory makes that free), else /tmp.
 inline std::filesystem::path default_temp_base() {
     return std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")
-                                                      : std::filesystem::temp_directory_path();
+                                                     : std::filesystem::temp_directory_path();
 }
 
 /// A fresh directory under default_temp_base() (or `base`: /tmp for files too large to hold in
