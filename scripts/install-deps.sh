@@ -7,7 +7,7 @@
 #                                     its sanitizer/libFuzzer runtimes, llvm-symbolizer
 # (options combine)
 set -eu
-pkgs="cmake make g++ pkg-config xtensor-dev xtl-dev catch2 libbenchmark-dev libfast-float-dev libfmt-dev
+pkgs="cmake make g++ pkg-config xtensor-dev xtl-dev catch2 libbenchmark-dev libfast-float-dev libdragonbox-dev
       nlohmann-json3-dev libxxhash-dev python3 python3-numpy"
 for opt in "$@"; do
   case "$opt" in

@@ -15,7 +15,8 @@ work=$(mktemp -d /dev/shm/ndshard-text-peers.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 here=bench/text_vs_peers
 
-g++ -O2 -std=c++17 -DFMT_HEADER_ONLY -I include "$here/text_bench.cpp" -o "$work/text_bench" -pthread
+dragonbox=$(ls -d /usr/include/dragonbox-* | tail -n 1)  # Debian's libdragonbox-dev
+g++ -O2 -std=c++17 -I include -isystem "$dragonbox" "$here/text_bench.cpp" -o "$work/text_bench" -pthread
 /usr/bin/python3 -c "
 import numpy as np
 np.save('$work/ref.npy', np.random.default_rng(42).random(($rows, 10)))"

@@ -1,7 +1,7 @@
 // ndshard text_vs_peers: times one write_text or read_text of an array, for the side-by-side
 // comparison in run.sh. Not part of the CMake build; build by hand from the repository root:
-//   g++ -O2 -std=c++17 -DFMT_HEADER_ONLY -I include bench/text_vs_peers/text_bench.cpp \
-//       -o text_bench -pthread
+//   g++ -O2 -std=c++17 -I include -isystem /usr/include/dragonbox-1.1.3 \
+//       bench/text_vs_peers/text_bench.cpp -o text_bench -pthread
 // Usage: text_bench write|read <array.npy> <file.tsv> <threads>
 // Prints "ndshard <op> <wall seconds> <cpu seconds> <extra MiB>": CPU is user + system time of
 // all threads; the extra memory is the peak of resident anonymous memory (heap, stacks: not the
