@@ -56,32 +56,34 @@ inline constexpr char digit_pairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/// 10^0 … 10^19.
+inline constexpr std::uint64_t powers_of_ten[] = {1ULL,
+                                                  10ULL,
+                                                  100ULL,
+                                                  1000ULL,
+                                                  10000ULL,
+                                                  100000ULL,
+                                                  1000000ULL,
+                                                  10000000ULL,
+                                                  100000000ULL,
+                                                  1000000000ULL,
+                                                  10000000000ULL,
+                                                  100000000000ULL,
+                                                  1000000000000ULL,
+                                                  10000000000000ULL,
+                                                  100000000000000ULL,
+                                                  1000000000000000ULL,
+                                                  10000000000000000ULL,
+                                                  100000000000000000ULL,
+                                                  1000000000000000000ULL,
+                                                  10000000000000000000ULL};
+
 /// The number of decimal digits of `v` (1 for 0).
 [[nodiscard]] inline int count_digits(std::uint64_t v) noexcept {
-    static constexpr std::uint64_t pow10[] = {1ULL,
-                                              10ULL,
-                                              100ULL,
-                                              1000ULL,
-                                              10000ULL,
-                                              100000ULL,
-                                              1000000ULL,
-                                              10000000ULL,
-                                              100000000ULL,
-                                              1000000000ULL,
-                                              10000000000ULL,
-                                              100000000000ULL,
-                                              1000000000000ULL,
-                                              10000000000000ULL,
-                                              100000000000000ULL,
-                                              1000000000000000ULL,
-                                              10000000000000000ULL,
-                                              100000000000000000ULL,
-                                              1000000000000000000ULL,
-                                              10000000000000000000ULL};
     // bits * log10(2) approximates the digit count to within one; the table settles it
     const int bits = 64 - __builtin_clzll(v | 1);
     const int t = (bits * 1233) >> 12;
-    return t + (v >= pow10[t] ? 1 : 0);
+    return t + (v >= powers_of_ten[t] ? 1 : 0);
 }
 
 /// Bytes past the end of the text that formatting may scribble on (it stores digits 16 at a
@@ -101,24 +103,6 @@ inline constexpr std::size_t format_slack = 32;
     tens += (hundreds - 10 * tens) << 8;
     return tens + 0x3030303030303030ULL;
 }
-
-inline constexpr std::uint64_t powers_of_ten[] = {1ULL,
-                                                  10ULL,
-                                                  100ULL,
-                                                  1000ULL,
-                                                  10000ULL,
-                                                  100000ULL,
-                                                  1000000ULL,
-                                                  10000000ULL,
-                                                  100000000ULL,
-                                                  1000000000ULL,
-                                                  10000000000ULL,
-                                                  100000000000ULL,
-                                                  1000000000000ULL,
-                                                  10000000000000ULL,
-                                                  100000000000000ULL,
-                                                  1000000000000000ULL,
-                                                  10000000000000000ULL};
 
 /// Stores the 16 digits of `v` (< 10^16, zero-padded) at out[0, 16).
 inline void store_sixteen_digits(char* out, std::uint64_t v) noexcept {
