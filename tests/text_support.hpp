@@ -1,10 +1,7 @@
-// Helpers of the text tests: a temporary directory, whole-file reads and writes, random bit
-// patterns, bitwise comparison of arrays.
+// Helpers of the text tests: whole-file reads and writes, random bit patterns, bitwise comparison
+// of arrays; the temporary directory is support.hpp's.
 #pragma once
 
-#include <unistd.h>
-
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -22,38 +19,16 @@
 #include <ndshard/error.hpp>
 #include <xtensor/xarray.hpp>
 
+#include "support.hpp"
+
 namespace text_test {
 
 /// The thread counts every parallel path is checked with: one, as many as the machine's two
 /// cores, and more than there are.
 inline constexpr std::size_t thread_counts[] = {1, 2, 7};
 
-/// A fresh directory in /dev/shm (or /tmp), unique per process and instance, removed at the end.
-class temp_dir {
-  public:
-    temp_dir() {
-        static std::atomic<unsigned> counter{0};
-        const std::filesystem::path base =
-            std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
-        path_ = base / ("ndshard_text_test_" + std::to_string(::getpid()) + "_" +
-                        std::to_string(counter.fetch_add(1)));
-        std::filesystem::remove_all(path_);
-        std::filesystem::create_directories(path_);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    [[nodiscard]] std::filesystem::path operator/(const std::string& name) const {
-        return path_ / name;
-    }
-    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
-  private:
-    std::filesystem::path path_;
-};
+/// A fresh directory in /dev/shm (or the temporary directory), removed at the end.
+using ndshard_test::temp_dir;
 
 inline void write_file(const std::filesystem::path& p, const std::string& text) {
     std::ofstream out(p, std::ios::binary);
