@@ -10,7 +10,6 @@
 //   load_noverify DIR (the same without checksums), read_text FILE (tab), raw_read FILE (parallel
 //   pread of the whole file into fresh memory: the bound, not checked), raw_read_huge FILE (the
 //   same with the buffer advised to use huge pages)
-// info: prints whether the text engine was compiled in.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -25,20 +24,10 @@
 
 #include "driver_common.hpp"
 
-// The text engine lands on its own branch: until then these ops say so instead of failing to build.
-#if __has_include(<ndshard/text.hpp>)
-#include <ndshard/text.hpp>
-#define NDSHARD_COMPARE_HAVE_TEXT 1
-#else
-#define NDSHARD_COMPARE_HAVE_TEXT 0
-#endif
-
 namespace {
 
 using compare::options;
 using compare::result;
-
-constexpr const char* no_text = "text engine missing";
 
 /// Runs fn(first, last) on `threads` threads over balanced byte ranges of [0, total).
 template <class Fn>
@@ -128,12 +117,10 @@ result run(const options& o) {
     if (o.op == "raw_write") return raw_write<T>(o);
     if (o.op == "raw_read" || o.op == "raw_read_huge") return raw_read(o, o.op == "raw_read_huge");
     if (o.op == "save_tsv" || o.op == "save_csv") {
-        if (!NDSHARD_COMPARE_HAVE_TEXT) return compare::skipped(no_text);
         save.format = o.op == "save_tsv" ? ndshard::shard_format::tsv : ndshard::shard_format::csv;
         return compare::time_write<T>(
             o, [&](const xt::xarray<T>& a) { (void)ndshard::save(o.output, a, save); });
     }
-#if NDSHARD_COMPARE_HAVE_TEXT
     if (o.op == "write_text") {
         ndshard::text_write_options w;
         w.delimiter = '\t';
@@ -147,21 +134,12 @@ result run(const options& o) {
         r.threads = o.threads;
         return compare::time_read(o, [&] { return ndshard::read_text<T>(o.input, r); });
     }
-#else
-    if (o.op == "write_text" || o.op == "read_text") return compare::skipped(no_text);
-#endif
     throw std::invalid_argument("unknown --op " + o.op);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    return compare::driver_main("ndshard", argc, argv, [](const options& o, auto type) {
-        if (o.op == "info") {
-            std::printf("{\"driver\": \"ndshard\", \"text_engine\": %s}\n",
-                        NDSHARD_COMPARE_HAVE_TEXT ? "true" : "false");
-            std::exit(0);
-        }
-        return run<decltype(type)>(o);
-    });
+    return compare::driver_main("ndshard", argc, argv,
+                                [](const options& o, auto type) { return run<decltype(type)>(o); });
 }

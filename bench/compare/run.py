@@ -208,7 +208,7 @@ def exact_text(mismatches, values):
 
 # --- preparing the inputs ------------------------------------------------------------------------
 
-def prepare(runner, w, wdir, text_engine, log):
+def prepare(runner, w, wdir, log):
     """Writes the source array and the inputs every reader of a kind shares. Returns
     {input key: (path, description)} and the source path."""
     wdir.mkdir(parents=True)
@@ -233,14 +233,10 @@ def prepare(runner, w, wdir, text_engine, log):
             log("WARNING: the shared input %s is not exact: %s" % (path.name, exact_text(mismatches, values)))
         inputs[key] = (path, description + ", %.0f MB" % (tree_bytes(path) / 1e6))
 
-    if text_engine:
-        make("text", "ndshard", "write_text", wdir / "text.tsv",
-             "`text.tsv` (ndshard write_text: shortest round-trip, tab-separated)")
-        make("tsv_dataset", "ndshard", "save_tsv", wdir / "text.nds",
-             "`text.nds` (ndshard save, tsv shards)")
-    else:
-        make("text", "python:numpy", "savetxt", wdir / "text.tsv",
-             "`text.tsv` (numpy.savetxt `%.18e`, tab-separated: the text engine is missing)")
+    make("text", "ndshard", "write_text", wdir / "text.tsv",
+         "`text.tsv` (ndshard write_text: shortest round-trip, tab-separated)")
+    make("tsv_dataset", "ndshard", "save_tsv", wdir / "text.nds",
+         "`text.nds` (ndshard save, tsv shards)")
     make("npy_dataset", "ndshard", "save_npy", wdir / "npy.nds", "`npy.nds` (ndshard save, npy shards)")
     make("zarr", "python:zarr", "write", wdir / "source.zarr", "`source.zarr` (dask.to_zarr, zarr defaults)")
     path, desc = inputs["npy"]
@@ -573,10 +569,6 @@ def main():
     if vers.get("build type", "Release") not in ("Release", "RelWithDebInfo"):
         log("WARNING: %s is a '%s' build, not Release: ndshard's figures are not representative" % (
             args.build, vers.get("build type")))
-    info_line, *_ = runner.run([str(runner.bin / "compare_ndshard"), "--op", "info"])
-    text_engine = info_line.get("text_engine", False)
-    if not text_engine:
-        log("ndshard's text engine is missing (no <ndshard/text.hpp>): its text operations are skipped")
 
     keys = args.workloads.split(",")
     WORKLOADS_RUN = []
@@ -586,16 +578,13 @@ def main():
                                           max(1, int(w.rows * args.scale)), w.cols, w.dtype))
     only = re.compile(args.only) if args.only else None
     tasks = [t for w in WORKLOADS_RUN for t in tasks_for(w, args.threads) if not only or only.search(t.name)]
-    for t in tasks:
-        if not text_engine and t.driver == "ndshard" and t.category.startswith("text"):
-            t.skipped = "text engine missing"
 
     work = Path(args.dir) / ("ndshard-compare-%d" % os.getpid())
     inputs, sources = {}, {}
     try:
         for w in WORKLOADS_RUN:
             print("preparing %s ..." % w.key, file=sys.stderr, flush=True)
-            inputs[w.key], sources[w.key] = prepare(runner, w, work / w.key, text_engine, log)
+            inputs[w.key], sources[w.key] = prepare(runner, w, work / w.key, log)
         rounds = max(args.repeat, args.fast_repeat)
         for rnd in range(rounds):
             for t in tasks:
