@@ -33,12 +33,17 @@
 namespace ndshard::detail {
 
 /// How a read cuts its file: ranges of about `range_bytes`, at most `ranges_per_thread` per
-/// thread (enough for the pool to even out uneven ranges). Tests shrink these to cut every line.
+/// thread (enough for the pool to even out uneven ranges). Tests shrink these to cut every line,
+/// and set keep_mapped_bytes to 0 to release every range.
 struct text_tuning {
     std::size_t range_bytes = std::size_t{1} << 20;
     std::size_t ranges_per_thread = 8;
     /// the largest range a read maps at once (more ranges on larger files)
     static constexpr std::size_t max_range_bytes = std::size_t{8} << 20;
+    /// A text of at most this size stays mapped from the count to the parse, which then need
+    /// not map it again; a larger one is released range by range. So a read holds at most this
+    /// much of its file mapped, or its ranges in flight (max_range_bytes per thread).
+    std::size_t keep_mapped_bytes = std::size_t{32} << 20;
 };
 
 /// All the text buffers of one write together: each worker gets an equal share, 64 KiB to
@@ -160,7 +165,8 @@ struct parsed_text {
 
 /// The two parallel passes over [begin, end): count the rows of every range, allocate once,
 /// parse every range straight into its rows. [begin, end) must lie in a read-only file mapping:
-/// each range's pages are released (MADV_DONTNEED) once read.
+/// each range's pages are released (MADV_DONTNEED) once read, after the count too unless the
+/// whole text is at most tuning.keep_mapped_bytes.
 template <class T>
 parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool words,
                           const char* begin, const char* end, std::size_t first_line,
@@ -177,11 +183,12 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     const std::size_t ranges = cuts.empty() ? 0 : cuts.size() - 1;
     call_pool pool(given, nthreads, ranges);
 
+    const bool keep = size <= tuning.keep_mapped_bytes;
     std::vector<text_layout::line_counts> counts(ranges);
     run_tasks(pool.get(), ranges, [&](std::size_t i) {
         prefault(cuts[i], cuts[i + 1]);
         counts[i] = layout.count_lines(cuts[i], cuts[i + 1]);
-        release(cuts[i], cuts[i + 1]);
+        if (!keep) release(cuts[i], cuts[i + 1]);
     });
     std::vector<std::size_t> first_row(ranges + 1, 0), line(ranges + 1, first_line);
     for (std::size_t i = 0; i < ranges; ++i) {
@@ -199,7 +206,7 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     T* dest = out.values.data();
     advise_huge_pages(dest, rows * columns * sizeof(T));  // first touch: one fault per 2 MiB
     run_tasks(pool.get(), ranges, [&](std::size_t i) {
-        prefault(cuts[i], cuts[i + 1]);
+        if (!keep) prefault(cuts[i], cuts[i + 1]);
         parser.parse_range(cuts[i], cuts[i + 1], line[i], counts[i].rows,
                            dest + first_row[i] * columns,
                            words ? out.words.data() + first_row[i] : nullptr);
