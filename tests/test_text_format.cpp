@@ -221,4 +221,8 @@ TEST_CASE("text format: digit conversions", "[text][format]") {
         CHECK(ndshard::detail::count_digits(v - 1 + (v == 1)) ==
               static_cast<int>(std::to_string(v - 1 + (v == 1)).size()));
     }
+    // the top of the table: 10^19 - 1, 10^19 and the largest value
+    CHECK(ndshard::detail::count_digits(9999999999999999999ULL) == 19);
+    CHECK(ndshard::detail::count_digits(10000000000000000000ULL) == 20);
+    CHECK(ndshard::detail::count_digits(std::numeric_limits<std::uint64_t>::max()) == 20);
 }

@@ -343,7 +343,7 @@ def machine_info(args):
 
 def versions(runner):
     pkgs = ["python3-numpy", "python3-pandas", "python3-dask", "python3-zarr", "r-cran-data.table",
-            "xtensor-dev", "libfast-float-dev"]
+            "xtensor-dev", "libfast-float-dev", "libdragonbox-dev"]
     out = {}
     try:
         text = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version} ${Status}\n"] + pkgs,
@@ -465,7 +465,7 @@ def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
         "compared bit for bit.\n"
         "- **time / ndshard**: the tool's median seconds divided by those of ndshard's one-file operation of the "
         "same kind (above 1: ndshard is faster). For the raw pwrite/pread rows, the hardware's bound, it is the "
-        "inverse: the fraction of the bound's speed that ndshard reaches (PERF.md asks for at least 0.8).\n"
+        "inverse: the fraction of the bound's speed that ndshard reaches (the project's target is at least 0.8).\n"
         "- numpy.savetxt, numpy.loadtxt, numpy.save/load, pandas and xtensor's functions are single-threaded; the "
         "others use the thread count shown (data.table: `setDTthreads(N)`; dask: threaded scheduler with N "
         "workers, ~8 MiB chunks, zarr's default Blosc-LZ4 compressor).\n" % rounds_text(args))

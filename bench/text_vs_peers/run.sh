@@ -15,7 +15,7 @@ work=$(mktemp -d /dev/shm/ndshard-text-peers.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 here=bench/text_vs_peers
 
-dragonbox=$(ls -d /usr/include/dragonbox-* | tail -n 1)  # Debian's libdragonbox-dev
+dragonbox=$(ls -d /usr/include/dragonbox-* | sort -V | tail -n 1)  # Debian's libdragonbox-dev
 g++ -O2 -std=c++17 -I include -isystem "$dragonbox" "$here/text_bench.cpp" -o "$work/text_bench" -pthread
 /usr/bin/python3 -c "
 import numpy as np

@@ -78,7 +78,7 @@ inline constexpr std::uint64_t powers_of_ten[] = {1ULL,
                                                   1000000000000000000ULL,
                                                   10000000000000000000ULL};
 
-/// The number of decimal digits of `v` (1 for 0).
+/// The number of decimal digits of `v` (v > 0; 0 gives 0).
 [[nodiscard]] inline int count_digits(std::uint64_t v) noexcept {
     // bits * log10(2) approximates the digit count to within one; the table settles it
     const int bits = 64 - __builtin_clzll(v | 1);
