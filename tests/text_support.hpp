@@ -1,13 +1,11 @@
-// Helpers of the text tests: whole-file reads and writes, random bit patterns, bitwise comparison
-// of arrays; the temporary directory is support.hpp's.
+// Helpers of the text tests: random bit patterns, bitwise comparison of arrays; the temporary
+// directory, whole-file reads and writes and error_of are support.hpp's.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -30,15 +28,9 @@ inline constexpr std::size_t thread_counts[] = {1, 2, 7};
 /// A fresh directory in /dev/shm (or the temporary directory), removed at the end.
 using ndshard_test::temp_dir;
 
-inline void write_file(const std::filesystem::path& p, const std::string& text) {
-    std::ofstream out(p, std::ios::binary);
-    out << text;
-}
-
-inline std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+/// Whole-file reads and writes.
+using ndshard_test::read_file;
+using ndshard_test::write_file;
 
 inline std::filesystem::path fixture(const std::string& name) {
     return std::filesystem::path(NDSHARD_FIXTURES) / "text" / name;
@@ -86,16 +78,8 @@ inline std::string quoted(const std::filesystem::path& p) {
     return "'" + p.string() + "'";
 }
 
-/// The message of the ndshard::error that `fn` throws, or "no error".
-template <class F>
-std::string error_of(F&& fn) {
-    try {
-        fn();
-    } catch (const ndshard::error& e) {
-        return e.what();
-    }
-    return "no error";
-}
+/// The message of the ndshard::error that `fn` throws, or "" when it throws none.
+using ndshard_test::error_of;
 
 /// An array of `shape` filled by random_finite.
 template <class T>
