@@ -61,7 +61,7 @@ void byteswap_elements(T* data, std::size_t n) noexcept {
 template <class T>
 void parallel_read_elements(const file& f, std::uint64_t offset, T* dest, std::size_t n,
                             std::size_t threads, bool swap) {
-    const std::size_t nthreads = threads == 0 ? default_threads() : threads;
+    const std::size_t nthreads = resolve_threads(threads);
     // a thread per MiB at most: tiny files are not worth a thread each
     const std::size_t tasks = std::min(nthreads, std::max<std::size_t>(1, n * sizeof(T) >> 20));
     const auto ranges = split_rows(n, tasks);
@@ -86,7 +86,7 @@ void write_npy_rows(const std::filesystem::path& target, const row_source<T>& sr
                     const npy_write_options& options) {
     const std::string header = encode_npy_header(descr_of<T>(), src.shape);
     const std::uint64_t row_bytes = std::uint64_t{src.row_size()} * sizeof(T);
-    const std::size_t nthreads = options.threads == 0 ? default_threads() : options.threads;
+    const std::size_t nthreads = resolve_threads(options.threads);
     const bool whole = src.shape.empty();
     const auto ranges = split_rows(src.rows(), whole ? 1 : nthreads);
     // written beside the target under a private name; errors name the target the caller gave

@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -23,6 +24,13 @@ namespace ndshard {
     return n == 0 ? 1 : n;
 }
 
+namespace detail {
+/// The threads a `threads` option stands for: itself, or default_threads() for 0.
+[[nodiscard]] inline std::size_t resolve_threads(std::size_t threads) noexcept {
+    return threads == 0 ? default_threads() : threads;
+}
+}  // namespace detail
+
 /// A fixed set of worker threads. `parallel_for(n, fn)` runs fn(0) … fn(n-1) on the workers and
 /// returns when all have finished; if a task throws, the tasks not yet started are skipped and the
 /// first exception is rethrown to the caller. One parallel_for runs at a time per pool; a
@@ -31,7 +39,7 @@ class thread_pool {
   public:
     /// `threads == 0`: one worker per core.
     explicit thread_pool(std::size_t threads = 0) {
-        const std::size_t n = threads == 0 ? default_threads() : threads;
+        const std::size_t n = detail::resolve_threads(threads);
         workers_.reserve(n);
         try {
             for (std::size_t i = 0; i < n; ++i)
@@ -148,22 +156,44 @@ class thread_pool {
 
 namespace detail {
 
+/// The threads a call runs on: its pool's, or its `threads` option (0: every core).
+[[nodiscard]] inline std::size_t threads_for(std::size_t threads, const thread_pool* pool) {
+    return pool ? pool->size() : resolve_threads(threads);
+}
+
+/// Runs fn(0) … fn(n-1) on `pool`, or in this thread when there is none.
+template <class F>
+void run_tasks(thread_pool* pool, std::size_t n, F&& fn) {
+    if (pool) {
+        pool->parallel_for(n, fn);
+    } else {
+        for (std::size_t i = 0; i < n; ++i)
+            fn(i);
+    }
+}
+
+/// The pool a call runs its tasks on, for as many rounds as it needs: the caller's, or one of
+/// its own when more than one of `threads` (0: every core) is useful for `tasks` tasks, or none
+/// (the tasks then run inline: no thread is started).
+class call_pool {
+  public:
+    call_pool(thread_pool* given, std::size_t threads, std::size_t tasks) : pool_(given) {
+        const std::size_t n = std::min(resolve_threads(threads), tasks);
+        if (!pool_ && n > 1) pool_ = &own_.emplace(n);
+    }
+    [[nodiscard]] thread_pool* get() const noexcept { return pool_; }
+
+  private:
+    std::optional<thread_pool> own_;
+    thread_pool* pool_;
+};
+
 /// Runs `fn` on `pool` when given, else on a pool of `threads` workers made for this call. With a
 /// single thread and no pool, runs inline: no thread is started.
 template <class F>
 void with_pool(thread_pool* pool, std::size_t threads, std::size_t tasks, F&& fn) {
-    if (pool) {
-        pool->parallel_for(tasks, fn);
-        return;
-    }
-    const std::size_t n = std::min(threads == 0 ? default_threads() : threads, tasks);
-    if (n <= 1) {
-        for (std::size_t i = 0; i < tasks; ++i)
-            fn(i);
-        return;
-    }
-    thread_pool local(n);
-    local.parallel_for(tasks, fn);
+    const call_pool p(pool, threads, tasks);
+    run_tasks(p.get(), tasks, fn);
 }
 
 }  // namespace detail

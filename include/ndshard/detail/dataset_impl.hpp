@@ -275,11 +275,6 @@ inline void write_file_atomically(const std::filesystem::path& target, std::stri
     }
 }
 
-inline std::size_t threads_for(std::size_t threads, const thread_pool* pool) {
-    if (pool) return pool->size();
-    return threads == 0 ? default_threads() : threads;
-}
-
 /// Writes rows [first, last) of `src` as one complete .npy file; returns its size and checksum.
 template <class T>
 void write_npy_shard(const file& f, const row_source<T>& src, std::size_t first, std::size_t last,

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,32 +48,6 @@ struct text_tuning {
 /// All the text buffers of one write together: each worker gets an equal share, 64 KiB to
 /// 4 MiB.
 inline constexpr std::size_t text_write_memory = std::size_t{48} << 20;
-
-/// Runs fn(0) … fn(n-1) on `pool`, or in this thread when there is none.
-template <class F>
-void run_tasks(thread_pool* pool, std::size_t n, F&& fn) {
-    if (pool) {
-        pool->parallel_for(n, fn);
-    } else {
-        for (std::size_t i = 0; i < n; ++i)
-            fn(i);
-    }
-}
-
-/// The pool a call runs on: the caller's, or one of its own when more than one thread is
-/// useful, or none.
-class call_pool {
-  public:
-    call_pool(thread_pool* given, std::size_t threads, std::size_t tasks) : pool_(given) {
-        const std::size_t n = std::min(threads == 0 ? default_threads() : threads, tasks);
-        if (!pool_ && n > 1) pool_ = &own_.emplace(n);
-    }
-    [[nodiscard]] thread_pool* get() const noexcept { return pool_; }
-
-  private:
-    std::optional<thread_pool> own_;
-    thread_pool* pool_;
-};
 
 /// Maps the pages of [begin, end) of a file mapping in one call rather than one fault at a time
 /// (193 MB of text: 27 ms of faults, 21 ms populated). Only a hint; errors are ignored.
@@ -171,7 +144,7 @@ template <class T>
 parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool words,
                           const char* begin, const char* end, std::size_t first_line,
                           std::size_t threads, thread_pool* given, const text_tuning& tuning) {
-    const std::size_t nthreads = given ? given->size() : threads == 0 ? default_threads() : threads;
+    const std::size_t nthreads = threads_for(threads, given);
     const auto size = static_cast<std::size_t>(end - begin);
     // enough ranges to balance the threads, and none larger than max_range_bytes, so the mapped
     // text a load holds at once stays bounded whatever the file's size
@@ -341,9 +314,7 @@ template <class T>
 void write_text_rows(const std::filesystem::path& target, const row_source<T>& src,
                      const text_write_options& options, std::size_t block_bytes = 0) {
     check_write_options(target, options.delimiter, options.precision);
-    const std::size_t threads = options.pool      ? options.pool->size()
-                                : options.threads ? options.threads
-                                                  : default_threads();
+    const std::size_t threads = threads_for(options.threads, options.pool);
     const std::size_t budget =
         block_bytes != 0 ? block_bytes
                          : std::clamp<std::size_t>(text_write_memory / threads,
