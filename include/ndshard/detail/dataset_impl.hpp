@@ -561,7 +561,7 @@ void load_rows(const std::filesystem::path& dir, const dataset_info& info, T* de
         if (info.format != shard_format::npy) {
             // text is parsed straight into T, whatever the manifest's dtype
             const char delim = info.format == shard_format::csv ? ',' : '\t';
-            read_text_shard(dir / s.path, s, row_size, out, delim, options.verify);
+            read_text_shard(open_shard(dir, s), s, row_size, out, delim, options.verify);
         } else if (stored.type == dtype_of<T>()) {
             read_npy_shard<T>(dir, info, s, out, options.verify);
         } else {

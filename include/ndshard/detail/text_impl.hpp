@@ -17,6 +17,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "ndshard/detail/checksum.hpp"
 #include "ndshard/detail/row_source.hpp"
 #include "ndshard/detail/text_error.hpp"
 #include "ndshard/detail/text_format.hpp"
@@ -129,6 +130,60 @@ inline char detect_delimiter(const char* line, const char* end, char comment, bo
     return comma && allow_comma ? ',' : ' ';
 }
 
+/// What the count pass learns of a text: its ranges, cut at line starts, and the rows and lines
+/// before each one (entry i for range i, the last entry for the end of the text).
+struct counted_text {
+    std::vector<const char*> cuts;
+    std::vector<std::size_t> first_row, line;
+    [[nodiscard]] std::size_t ranges() const noexcept { return cuts.size() - 1; }
+    [[nodiscard]] std::size_t rows() const noexcept { return first_row.back(); }
+};
+
+/// The count pass over the ranges `cuts` (from split_at_lines) on `pool`: the rows and lines of
+/// each; `first_line` is the 1-based number of the first one. Unless `keep`, each range is
+/// released once counted. With `hash`, every byte is also hashed, in file order (so without the
+/// pool): a shard's checksum costs no pass of its own.
+inline counted_text count_text(const text_layout& layout, std::vector<const char*> cuts,
+                               std::size_t first_line, thread_pool* pool, bool keep,
+                               xxh3_stream* hash = nullptr) {
+    counted_text c;
+    c.cuts = std::move(cuts);
+    const std::size_t ranges = c.ranges();
+    std::vector<text_layout::line_counts> counts(ranges);
+    run_tasks(hash ? nullptr : pool, ranges, [&](std::size_t i) {
+        const char* b = c.cuts[i];
+        const char* e = c.cuts[i + 1];
+        prefault(b, e);
+        counts[i] = layout.count_lines(b, e);
+        if (hash) hash->update(b, static_cast<std::size_t>(e - b));
+        if (!keep) release(b, e);
+    });
+    c.first_row.assign(ranges + 1, 0);
+    c.line.assign(ranges + 1, first_line);
+    for (std::size_t i = 0; i < ranges; ++i) {
+        c.first_row[i + 1] = c.first_row[i] + counts[i].rows;
+        c.line[i + 1] = c.line[i] + counts[i].lines;
+    }
+    return c;
+}
+
+/// The parse pass on `pool`: every range of `c` straight into its rows of `dest` (`columns`
+/// values each) and, with `words`, its words. Ranges still mapped from the count (`keep`) are not
+/// prefaulted again; each is released once parsed.
+template <class T>
+void parse_counted(const row_parser<T>& parser, const counted_text& c, std::size_t columns, T* dest,
+                   std::string* words, thread_pool* pool, bool keep) {
+    run_tasks(pool, c.ranges(), [&](std::size_t i) {
+        const char* b = c.cuts[i];
+        const char* e = c.cuts[i + 1];
+        if (!keep) prefault(b, e);
+        const std::size_t row = c.first_row[i];
+        parser.parse_range(b, e, c.line[i], c.first_row[i + 1] - row, dest + row * columns,
+                           words ? words + row : nullptr);
+        release(b, e);
+    });
+}
+
 /// A text file parsed into one allocation: values (rows, columns), and words when asked.
 template <class T>
 struct parsed_text {
@@ -152,39 +207,21 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
         std::clamp<std::size_t>(size / std::max<std::size_t>(1, tuning.range_bytes), 1,
                                 std::max<std::size_t>({1, nthreads * tuning.ranges_per_thread,
                                                        size / text_tuning::max_range_bytes + 1}));
-    const std::vector<const char*> cuts = split_at_lines(begin, end, pieces);
-    const std::size_t ranges = cuts.empty() ? 0 : cuts.size() - 1;
-    call_pool pool(given, nthreads, ranges);
-
+    std::vector<const char*> cuts = split_at_lines(begin, end, pieces);
+    const call_pool pool(given, nthreads, cuts.size() - 1);
     const bool keep = size <= tuning.keep_mapped_bytes;
-    std::vector<text_layout::line_counts> counts(ranges);
-    run_tasks(pool.get(), ranges, [&](std::size_t i) {
-        prefault(cuts[i], cuts[i + 1]);
-        counts[i] = layout.count_lines(cuts[i], cuts[i + 1]);
-        if (!keep) release(cuts[i], cuts[i + 1]);
-    });
-    std::vector<std::size_t> first_row(ranges + 1, 0), line(ranges + 1, first_line);
-    for (std::size_t i = 0; i < ranges; ++i) {
-        first_row[i + 1] = first_row[i] + counts[i].rows;
-        line[i + 1] = line[i] + counts[i].lines;
-    }
-    const std::size_t rows = first_row[ranges];
+    const counted_text counted = count_text(layout, std::move(cuts), first_line, pool.get(), keep);
+    const std::size_t rows = counted.rows();
 
     // every value takes at least one byte and a separator: the file bounds the allocation
     parsed_text<T> out;
     out.values = xt::xtensor<T, 2>::from_shape({rows, rows == 0 ? 0 : columns});
     if (words) out.words.resize(rows);
     if (rows == 0) return out;
-    const row_parser<T> parser(layout, columns, words);
     T* dest = out.values.data();
     advise_huge_pages(dest, rows * columns * sizeof(T));  // first touch: one fault per 2 MiB
-    run_tasks(pool.get(), ranges, [&](std::size_t i) {
-        if (!keep) prefault(cuts[i], cuts[i + 1]);
-        parser.parse_range(cuts[i], cuts[i + 1], line[i], counts[i].rows,
-                           dest + first_row[i] * columns,
-                           words ? out.words.data() + first_row[i] : nullptr);
-        release(cuts[i], cuts[i + 1]);
-    });
+    parse_counted(row_parser<T>(layout, columns, words), counted, columns, dest,
+                  words ? out.words.data() : nullptr, pool.get(), keep);
     return out;
 }
 

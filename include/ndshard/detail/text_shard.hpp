@@ -42,28 +42,27 @@ void write_text_shard(const file& f, const row_source<T>& src, std::size_t first
     bytes = offset;
 }
 
-/// Parses one text shard straight into `dest` (rows s.first_row..s.last_row, `row_size` values
-/// each), verifying the checksum first when asked: a damaged shard says so rather than failing
-/// to parse.
+/// Parses one text shard, opened by open_shard (so its size is checked), straight into `dest`
+/// (rows s.first_row..s.last_row, `row_size` values each), verifying the checksum before the
+/// rows when asked: a damaged shard says so rather than failing to parse. The count pass hashes
+/// as it counts, in pieces of at most ~8 MiB, each released once read, so the text mapped at
+/// once stays bounded.
 template <class T>
-void read_text_shard(const std::filesystem::path& path, const shard_info& s, std::size_t row_size,
-                     T* dest, char delimiter, bool verify) {
-    // like .npy shards: a link inside a dataset is never followed
-    const mapped_file map(file::open_read_nofollow(path, "open shard"));
-    if (map.size() != s.bytes)
-        fail("shard disagrees with the manifest:", path,
-             "expected " + std::to_string(s.bytes) + " bytes, found " + std::to_string(map.size()));
-    if (verify && !s.checksum.empty()) {
-        xxh3_stream hash;
-        for (std::size_t off = 0; off < map.size(); off += chunk_bytes) {
-            const std::size_t n = std::min(chunk_bytes, map.size() - off);
-            hash.update(map.data() + off, n);
-            release(map.data() + off, map.data() + off + n);  // bounded: see below
-        }
-        if (hash.text() != s.checksum)
-            fail("checksum mismatch in", path,
-                 "expected " + s.checksum + " (from the manifest), found " + hash.text());
-    }
+void read_text_shard(file f, const shard_info& s, std::size_t row_size, T* dest, char delimiter,
+                     bool verify) {
+    const mapped_file map(std::move(f));
+    const std::filesystem::path& path = map.path();
+    const text_layout layout(path, delimiter, 0);
+    const char* begin = map.data();
+    const char* end = begin + map.size();
+    const bool check = verify && !s.checksum.empty();
+    xxh3_stream hash;
+    const counted_text counted = count_text(
+        layout, split_at_lines(begin, end, map.size() / text_tuning::max_range_bytes + 1), 1,
+        nullptr, false, check ? &hash : nullptr);
+    if (check && hash.text() != s.checksum)
+        fail("checksum mismatch in", path,
+             "expected " + s.checksum + " (from the manifest), found " + hash.text());
     const std::size_t rows = s.last_row - s.first_row;
     if (row_size == 0 || map.size() == 0) {
         if (rows != 0 && row_size != 0)
@@ -71,33 +70,11 @@ void read_text_shard(const std::filesystem::path& path, const shard_info& s, std
                  "expected " + std::to_string(rows) + " rows, found 0");
         return;
     }
-    const text_layout layout(path, delimiter, 0);
-    const char* begin = map.data();
-    const char* end = begin + map.size();
-    // pieces of at most ~8 MiB, each released once read: the text mapped at once stays bounded
-    const std::vector<const char*> cuts =
-        split_at_lines(begin, end, map.size() / text_tuning::max_range_bytes + 1);
-    std::vector<text_layout::line_counts> counts(cuts.size() - 1);
-    std::size_t found = 0;
-    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
-        prefault(cuts[i], cuts[i + 1]);
-        counts[i] = layout.count_lines(cuts[i], cuts[i + 1]);
-        release(cuts[i], cuts[i + 1]);
-        found += counts[i].rows;
-    }
-    if (found != rows)
+    if (counted.rows() != rows)
         fail("shard disagrees with the manifest:", path,
-             "expected " + std::to_string(rows) + " rows, found " + std::to_string(found));
-    const row_parser<T> parser(layout, row_size, false);
-    std::size_t line = 1, row = 0;
-    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
-        prefault(cuts[i], cuts[i + 1]);
-        parser.parse_range(cuts[i], cuts[i + 1], line, counts[i].rows, dest + row * row_size,
-                           nullptr);
-        release(cuts[i], cuts[i + 1]);
-        line += counts[i].lines;
-        row += counts[i].rows;
-    }
+             "expected " + std::to_string(rows) + " rows, found " + std::to_string(counted.rows()));
+    parse_counted(row_parser<T>(layout, row_size, false), counted, row_size, dest, nullptr, nullptr,
+                  false);
 }
 
 }  // namespace ndshard::detail
