@@ -225,13 +225,8 @@ class npy_dict_parser {
 inline std::string encode_npy_header(const std::string& descr,
                                      const std::vector<std::size_t>& shape, bool fortran_order) {
     std::string dict = "{'descr': '" + descr +
-                       "', 'fortran_order': " + (fortran_order ? "True" : "False") + ", 'shape': (";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
-        dict += std::to_string(shape[i]);
-        if (shape.size() == 1 || i + 1 < shape.size()) dict += ',';
-        if (i + 1 < shape.size()) dict += ' ';
-    }
-    dict += "), }";
+                       "', 'fortran_order': " + (fortran_order ? "True" : "False") +
+                       ", 'shape': " + shape_text(shape) + ", }";
     // numpy leaves room for the growing axis to reach 21 digits, so a header can be rewritten in
     // place; doing the same keeps our files byte-identical to numpy.save's
     if (!shape.empty()) {

@@ -21,7 +21,6 @@
 #include "ndshard/detail/row_source.hpp"
 #include "ndshard/dtype.hpp"
 #include "ndshard/error.hpp"
-#include "ndshard/tensor_ref.hpp"
 
 namespace ndshard {
 namespace detail {

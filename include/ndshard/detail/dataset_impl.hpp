@@ -76,7 +76,6 @@ inline bool parse_shard_name(std::string_view name, std::uint64_t& generation) {
     for (char c : rest.substr(0, dot))
         if (c < '0' || c > '9') return false;
     const std::string_view ext = rest.substr(dot + 1);
-    // ".tmp-..." leftovers count too: they belong to a save that did not finish
     if (!(ext == "npy" || ext == "csv" || ext == "tsv")) return false;
     generation = g;
     return true;
@@ -439,6 +438,10 @@ inline bool is_temporary_name(const std::string& name) {
 inline void remove_unlisted(const std::filesystem::path& dir,
                             const std::vector<shard_info>* keep) noexcept {
     try {
+        std::set<std::string_view> listed;  // a directory entry each: no search of `keep` per entry
+        if (keep)
+            for (const shard_info& s : *keep)
+                listed.insert(s.path);
         std::vector<std::filesystem::path> unlisted;
         std::error_code ec;
         for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
@@ -447,9 +450,7 @@ inline void remove_unlisted(const std::filesystem::path& dir,
             std::uint64_t g = 0;
             if (is_temporary_name(name)) {
                 remove_quietly(it->path());
-            } else if (keep && parse_shard_name(name, g) &&
-                       std::none_of(keep->begin(), keep->end(),
-                                    [&](const shard_info& s) { return s.path == name; })) {
+            } else if (keep && parse_shard_name(name, g) && listed.count(name) == 0) {
                 unlisted.push_back(it->path());
             }
         }
