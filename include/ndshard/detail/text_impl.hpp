@@ -99,10 +99,8 @@ struct text_body {
         begin = map.data();
         end = begin + map.size();
         if (end - begin >= 3 && std::memcmp(begin, "\xEF\xBB\xBF", 3) == 0) begin += 3;
-        for (; skip_rows > 0 && begin < end; --skip_rows) {
-            begin = text_layout::next_line(begin, end);
-            ++first_line;
-        }
+        for (; skip_rows > 0 && begin < end; --skip_rows)
+            skip_line();
     }
 
     /// Moves past the first line.
@@ -279,9 +277,9 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
     const char* first = first_data_line(blank, body.begin, body.end);
     std::size_t n = 0, d = 0;
     bool header = false;
+    const char* second = body.end;  // the data line after `first`, when `first` may be a header
     if (options.skip_rows == 0 && first < body.end && parse_count_line(first, body.end, n, d)) {
-        const char* second =
-            first_data_line(blank, text_layout::next_line(first, body.end), body.end);
+        second = first_data_line(blank, text_layout::next_line(first, body.end), body.end);
         std::size_t n2 = 0, d2 = 0;
         header = second == body.end || !parse_count_line(second, body.end, n2, d2);
     }
@@ -289,7 +287,7 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
         while (body.begin < first)
             body.skip_line();
         body.skip_line();
-        first = first_data_line(blank, body.begin, body.end);
+        first = second;
     }
     embeddings<T> out;
     if (first == body.end) {

@@ -59,6 +59,8 @@ class text_layout {
 
     /// Whether the line starting at `p` holds data (see above); reads no further than `end`.
     [[nodiscard]] bool is_data_line(const char* p, const char* end) const noexcept {
+        // most lines begin with a digit or a sign: no need to look further
+        if (p < end && !is(*p, c_special)) return true;
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
             ++p;
         return p < end && !is(*p, c_end);
@@ -99,8 +101,7 @@ class text_layout {
     [[nodiscard]] line_counts count_lines(const char* begin, const char* end) const noexcept {
         line_counts n;
         for (const char* p = begin; p < end;) {
-            // most lines begin with a digit or a sign: no need to look further
-            if (!is(*p, c_special) || is_data_line(p, end)) ++n.rows;
+            if (is_data_line(p, end)) ++n.rows;
             const auto* nl =
                 static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
             if (!nl) break;

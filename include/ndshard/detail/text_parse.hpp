@@ -208,7 +208,7 @@ class row_parser {
             for (;;) {  // skip blank and comment lines
                 // the rows were counted by the same rule: running out means the file changed
                 if (p >= end) fail("cannot read", l_.file(), "the file changed while it was read");
-                if (!l_.is(*p, text_layout::c_special) || l_.is_data_line(p, end)) break;
+                if (l_.is_data_line(p, end)) break;
                 p = text_layout::next_line(p, end);
                 ++line;
             }
@@ -271,15 +271,11 @@ class row_parser {
     const char* parse_word(const char* q, std::string& word) const {
         while (l_.is(*q, text_layout::c_space))
             ++q;
-        const char* w = q;
-        const unsigned char stop = l_.runs() ? text_layout::c_space | text_layout::c_end
-                                             : text_layout::c_delim | text_layout::c_end;
-        while (!l_.is(*q, stop))
+        const std::string_view w = token_at(q);
+        word.assign(w.data(), w.size());
+        q = w.data() + w.size();
+        while (l_.is(*q, text_layout::c_space))  // up to the separator after the word
             ++q;
-        const char* e = q;
-        while (e > w && l_.is(e[-1], text_layout::c_space))
-            --e;
-        word.assign(w, e);
         return q;
     }
 
