@@ -356,5 +356,24 @@ inline void remove_quietly(const std::filesystem::path& p) noexcept {
     std::filesystem::remove(p, ec);
 }
 
+/// Writes `target` whole or not at all: `fill(f)` writes a new file under a private name beside
+/// it, which is then fsynced (when `sync`), closed and renamed over `target`; on any error the
+/// new file is removed and the error rethrown. With `name_target`, errors about the new file
+/// name `target` (the caller never heard of the private name).
+template <class F>
+void write_atomically(const std::filesystem::path& target, bool sync, bool name_target, F&& fill) {
+    const auto tmp = temp_path_for(target);
+    file f = name_target ? file::create_new(tmp, target) : file::create_new(tmp);
+    try {
+        fill(static_cast<const file&>(f));
+        if (sync) f.sync();
+        f.close();
+        atomic_rename(tmp, target);
+    } catch (...) {
+        remove_quietly(tmp);
+        throw;
+    }
+}
+
 }  // namespace detail
 }  // namespace ndshard

@@ -90,9 +90,7 @@ void write_npy_rows(const std::filesystem::path& target, const row_source<T>& sr
     const bool whole = src.shape.empty();
     const auto ranges = split_rows(src.rows(), whole ? 1 : nthreads);
     // written beside the target under a private name; errors name the target the caller gave
-    const auto tmp = temp_path_for(target);
-    file f = file::create_new(tmp, target);
-    try {
+    write_atomically(target, options.sync, true, [&](const file& f) {
         f.pwrite_full(header.data(), header.size(), 0);
         with_pool(nullptr, nthreads, ranges.size(), [&](std::size_t i) {
             scratch<T> buffer;
@@ -104,13 +102,7 @@ void write_npy_rows(const std::filesystem::path& target, const row_source<T>& sr
                                offset += n;
                            });
         });
-        if (options.sync) f.sync();
-        f.close();
-        atomic_rename(tmp, target);
-    } catch (...) {
-        remove_quietly(tmp);
-        throw;
-    }
+    });
     if (options.sync) sync_directory(target.has_parent_path() ? target.parent_path() : ".");
 }
 

@@ -261,17 +261,8 @@ inline dataset_info read_manifest(const std::filesystem::path& dir) {
 /// Writes a file's bytes, fsyncs it (when asked) and renames it into place.
 inline void write_file_atomically(const std::filesystem::path& target, std::string_view bytes,
                                   bool sync) {
-    const auto tmp = temp_path_for(target);
-    try {
-        file f = file::create_new(tmp);
-        f.pwrite_full(bytes.data(), bytes.size(), 0);
-        if (sync) f.sync();
-        f.close();
-        atomic_rename(tmp, target);
-    } catch (...) {
-        remove_quietly(tmp);
-        throw;
-    }
+    write_atomically(target, sync, false,
+                     [&](const file& f) { f.pwrite_full(bytes.data(), bytes.size(), 0); });
 }
 
 /// Writes rows [first, last) of `src` as one complete .npy file; returns its size and checksum.

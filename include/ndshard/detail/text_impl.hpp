@@ -358,9 +358,7 @@ void write_text_rows(const std::filesystem::path& target, const row_source<T>& s
         return block_formatter<T>(src, 0, src.rows(), options.delimiter, options.precision, budget);
     };
     const std::size_t blocks = make().blocks();
-    const auto tmp = temp_path_for(target);
-    try {
-        file f = file::create_new(tmp);
+    write_atomically(target, false, false, [&](const file& f) {
         ordered_offsets offsets;
         std::atomic<std::size_t> next{0};
         with_pool(options.pool, threads, std::min(threads, blocks), [&](std::size_t) {
@@ -377,12 +375,7 @@ void write_text_rows(const std::filesystem::path& target, const row_source<T>& s
                 throw;
             }
         });
-        f.close();
-        atomic_rename(tmp, target);
-    } catch (...) {
-        remove_quietly(tmp);
-        throw;
-    }
+    });
 }
 
 }  // namespace ndshard::detail
