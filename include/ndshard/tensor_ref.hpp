@@ -7,6 +7,17 @@
 
 namespace ndshard {
 
+namespace detail {
+/// Elements in one row of an array of `shape`: the product of every dimension after the first
+/// (a manifest's shape is checked not to overflow when it is parsed).
+[[nodiscard]] inline std::size_t row_size_of(const std::vector<std::size_t>& shape) noexcept {
+    std::size_t n = 1;
+    for (std::size_t i = 1; i < shape.size(); ++i)
+        n *= shape[i];
+    return n;
+}
+}  // namespace detail
+
 /// A half-open range of rows [first_row, last_row), the `index`-th of a split.
 struct row_range {
     std::size_t index = 0;
@@ -44,12 +55,7 @@ struct tensor_ref {
     [[nodiscard]] std::size_t rank() const noexcept { return shape.size(); }
     [[nodiscard]] std::size_t rows() const noexcept { return shape.empty() ? 1 : shape[0]; }
     /// Elements in one row: the product of every dimension after the first.
-    [[nodiscard]] std::size_t row_size() const noexcept {
-        std::size_t n = 1;
-        for (std::size_t i = 1; i < shape.size(); ++i)
-            n *= shape[i];
-        return n;
-    }
+    [[nodiscard]] std::size_t row_size() const noexcept { return detail::row_size_of(shape); }
     [[nodiscard]] std::size_t size() const noexcept { return rows() * row_size(); }
     [[nodiscard]] std::size_t bytes() const noexcept { return size() * sizeof(T); }
 

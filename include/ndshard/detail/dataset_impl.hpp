@@ -285,15 +285,6 @@ void write_npy_shard(const file& f, const row_source<T>& src, std::size_t first,
     bytes = offset;
 }
 
-/// Elements in one row: the product of every dimension after the first (checked not to
-/// overflow when the manifest was parsed).
-inline std::size_t row_size_of(const std::vector<std::size_t>& shape) {
-    std::size_t n = 1;
-    for (std::size_t i = 1; i < shape.size(); ++i)
-        n *= shape[i];
-    return n;
-}
-
 /// Opens shard `s` (a link is refused, and so is anything but a regular file) and checks that
 /// its size is the one the manifest gives.
 inline file open_shard(const std::filesystem::path& dir, const shard_info& s) {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "ndshard/tensor_ref.hpp"
+
 namespace ndshard::detail {
 
 /// Rows of a row-major array to be written. Either `contiguous` points at all of it (zero copy),
@@ -22,12 +24,7 @@ struct row_source {
     std::function<void(std::size_t first, std::size_t n, T* out)> fill_flat;
 
     [[nodiscard]] std::size_t rows() const noexcept { return shape.empty() ? 1 : shape[0]; }
-    [[nodiscard]] std::size_t row_size() const noexcept {
-        std::size_t n = 1;
-        for (std::size_t i = 1; i < shape.size(); ++i)
-            n *= shape[i];
-        return n;
-    }
+    [[nodiscard]] std::size_t row_size() const noexcept { return row_size_of(shape); }
 };
 
 /// A reusable scratch buffer of T that is never zero-filled (and works for bool, unlike
