@@ -71,8 +71,9 @@ template <class T>
 [[nodiscard]] xt::xarray<T> load(const std::filesystem::path& dir,
                                  const load_options& options = {});
 
-/// Reads a dataset into `out` (resized to the dataset's shape; memory reused when it fits). On
-/// error `out` holds unspecified values.
+/// Reads a dataset into `out` (resized to the dataset's shape; memory reused when it fits). A
+/// destination that cannot resize (xt::xtensor_fixed, xt::adapt of a buffer it does not own) must
+/// already have the dataset's shape. On error `out` holds unspecified values.
 template <class C>
 void load_into(const std::filesystem::path& dir, C& out, const load_options& options = {});
 

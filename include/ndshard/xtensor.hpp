@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xbuffer_adaptor.hpp>
 #include <xtensor/xexpression.hpp>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
@@ -21,6 +22,7 @@
 #include "ndshard/detail/row_source.hpp"
 #include "ndshard/dtype.hpp"
 #include "ndshard/error.hpp"
+#include "ndshard/npy.hpp"
 
 namespace ndshard {
 namespace detail {
@@ -117,31 +119,67 @@ template <class T>
     return a;
 }
 
-/// Resizes a caller's container to `shape` (reusing its memory when the size already fits) and
-/// returns where its elements start. The container must be row-major and, when its rank is fixed
-/// (xt::xtensor<T, N>), of the dataset's rank.
+template <class S>
+struct is_fixed_shape : std::false_type {};
+template <std::size_t... N>
+struct is_fixed_shape<xt::fixed_shape<N...>> : std::true_type {};
+
+/// Storage whose size cannot change: a std::array, a buffer ndshard does not own (xt::adapt of
+/// a pointer without acquire_ownership, or a smart pointer), an iterator range.
+template <class S>
+struct is_fixed_storage : std::false_type {};
+template <class V, std::size_t N>
+struct is_fixed_storage<std::array<V, N>> : std::true_type {};
+template <class CP, class O, class A>
+struct is_fixed_storage<xt::xbuffer_adaptor<CP, O, A>>
+    : std::bool_constant<!std::is_same_v<O, xt::acquire_ownership>> {};
+template <class I, class CI>
+struct is_fixed_storage<xt::xiterator_adaptor<I, CI>> : std::true_type {};
+template <class C, class IG>
+struct is_fixed_storage<xt::xiterator_owner_adaptor<C, IG>> : std::true_type {};
+
+/// Whether load_into may resize `C`: not an xtensor_fixed (its shape is part of its type), and not
+/// an adaptor over storage of a fixed size.
+template <class C>
+inline constexpr bool is_resizable_destination_v =
+    !is_fixed_shape<typename C::shape_type>::value &&
+    !is_fixed_storage<std::remove_cv_t<std::remove_reference_t<typename C::storage_type>>>::value;
+
+/// Prepares a caller's container to receive an array of `shape` and returns where its elements
+/// start. A resizable container is resized (its memory reused when the size already fits) and,
+/// when its rank is fixed (xt::xtensor<T, N>), must be of the dataset's rank. One that cannot
+/// resize (xt::xtensor_fixed, xt::adapt of a buffer it does not own) must already have exactly
+/// `shape`. Either way it must be row-major.
 template <class C>
 [[nodiscard]] element_t<C>* prepare_destination(C& out, const std::vector<std::size_t>& shape,
                                                 const std::filesystem::path& file) {
-    using shape_type = typename C::shape_type;
-    shape_type s{};
-    if constexpr (is_std_array<shape_type>::value) {
-        if (std::tuple_size<shape_type>::value != shape.size()) {
-            fail("cannot load", file,
-                 "expected a destination of rank " + std::to_string(shape.size()) +
-                     ", found one of fixed rank " +
-                     std::to_string(std::tuple_size<shape_type>::value));
-        }
-    } else {
-        s = xtl::make_sequence<shape_type>(shape.size(), 0);
-    }
-    std::copy(shape.begin(), shape.end(), s.begin());
     static_assert(C::static_layout != xt::layout_type::column_major,
                   "ndshard: load_into needs a row-major destination");
-    if constexpr (C::static_layout == xt::layout_type::dynamic) {
-        out.resize(s, xt::layout_type::row_major);
+    if constexpr (!is_resizable_destination_v<C>) {
+        const std::vector<std::size_t> found(out.shape().begin(), out.shape().end());
+        if (found != shape)
+            fail("cannot load", file,
+                 "expected a destination of shape " + shape_text(shape) + ", found " +
+                     shape_text(found) + " (it cannot be resized)");
     } else {
-        out.resize(s);
+        using shape_type = typename C::shape_type;
+        shape_type s{};
+        if constexpr (is_std_array<shape_type>::value) {
+            if (std::tuple_size<shape_type>::value != shape.size()) {
+                fail("cannot load", file,
+                     "expected a destination of rank " + std::to_string(shape.size()) +
+                         ", found one of fixed rank " +
+                         std::to_string(std::tuple_size<shape_type>::value));
+            }
+        } else {
+            s = xtl::make_sequence<shape_type>(shape.size(), 0);
+        }
+        std::copy(shape.begin(), shape.end(), s.begin());
+        if constexpr (C::static_layout == xt::layout_type::dynamic) {
+            out.resize(s, xt::layout_type::row_major);
+        } else {
+            out.resize(s);
+        }
     }
     if (out.layout() != xt::layout_type::row_major)
         fail("cannot load", file, "expected a row-major destination, found another layout");
