@@ -23,7 +23,7 @@ xt::xtensor<double, 2> numbered(std::size_t rows, std::size_t cols) {
 
 std::string shape_error(const std::filesystem::path& dir, const std::string& found) {
     return "ndshard: cannot load '" + (dir / "manifest.json").string() +
-           "': expected a destination of shape (3, 4), found " + found + " (it cannot be resized)";
+           "': expected a destination of shape (3, 4), found " + found;
 }
 
 const ndshard::shard_format formats[] = {ndshard::shard_format::npy, ndshard::shard_format::csv};

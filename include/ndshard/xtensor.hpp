@@ -160,7 +160,7 @@ template <class C>
         if (found != shape)
             fail("cannot load", file,
                  "expected a destination of shape " + shape_text(shape) + ", found " +
-                     shape_text(found) + " (it cannot be resized)");
+                     shape_text(found));
     } else {
         using shape_type = typename C::shape_type;
         shape_type s{};
