@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -59,12 +60,16 @@ class file {
     [[nodiscard]] static file create_new(const std::filesystem::path& p) {
         return file(p, O_WRONLY | O_CREAT | O_EXCL, 0644, "create");
     }
-    /// Creates `p`, a private temporary name for `shown`, which every error message names: the
-    /// caller asked to write `shown` and never heard of `p`.
-    [[nodiscard]] static file create_new(const std::filesystem::path& p,
-                                         const std::filesystem::path& shown) {
-        file f(p, O_WRONLY | O_CREAT | O_EXCL, 0644, "create", shown);
-        return f;
+    /// Creates a file that must not exist yet, readable and writable by its owner alone (mode
+    /// 0600, whatever the umask): its final permissions are set once it is written (see
+    /// detail::keep_attributes). Every error message names `shown`: the caller asked to write
+    /// `shown` and may never have heard of `p`, a private temporary name for it.
+    [[nodiscard]] static file create_private(const std::filesystem::path& p,
+                                             const std::filesystem::path& shown) {
+        return file(p, O_WRONLY | O_CREAT | O_EXCL, 0600, "create", shown);
+    }
+    [[nodiscard]] static file create_private(const std::filesystem::path& p) {
+        return create_private(p, p);
     }
 
     [[nodiscard]] int fd() const noexcept { return fd_; }
@@ -270,12 +275,14 @@ class mapped_file {
 
 /// An exclusive advisory lock (flock) on a lock file, held until destruction. Two saves into one
 /// dataset take turns instead of interleaving. The lock file is never followed if it is a
-/// symbolic link (someone could plant one to make ndshard open another file for writing).
+/// symbolic link (someone could plant one to make ndshard create another file). It holds no
+/// bytes: it is created as any new file (0666 before the umask) and opened for reading only,
+/// which is all flock needs, so a lock file another user created does not stop a save.
 class file_lock {
   public:
     explicit file_lock(const std::filesystem::path& p) {
         do {
-            fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+            fd_ = ::open(p.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
         } while (fd_ < 0 && errno == EINTR);
         if (fd_ < 0) detail::fail_system("open lock file", p, errno);
         while (::flock(fd_, LOCK_EX) != 0) {
@@ -356,19 +363,92 @@ inline void remove_quietly(const std::filesystem::path& p) noexcept {
     std::filesystem::remove(p, ec);
 }
 
+/// The process's umask. umask() can only read it by setting it, for the whole process at once,
+/// which races with other threads creating files: Linux (4.7 and later) shows it in
+/// /proc/self/status instead.
+inline mode_t current_umask() noexcept {
+    int fd;
+    do {
+        fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd >= 0) {
+        char buf[4096];  // "Umask:" is the second line
+        std::size_t n = 0;
+        while (n < sizeof buf - 1) {
+            const ssize_t r = ::read(fd, buf + n, sizeof buf - 1 - n);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            n += static_cast<std::size_t>(r);
+        }
+        ::close(fd);
+        buf[n] = '\0';
+        if (const char* line = std::strstr(buf, "\nUmask:")) {
+            char* end = nullptr;
+            const unsigned long m = std::strtoul(line + 7, &end, 8);
+            if (end != line + 7 && m <= 0777) return static_cast<mode_t>(m);
+        }
+    }
+    // an older kernel: set and restore it, with 077 meanwhile, so that a file another thread
+    // creates in that instant is private rather than public
+    const mode_t m = ::umask(077);
+    ::umask(m);
+    return m;
+}
+
+/// What a file written in place of another takes from it.
+struct file_attributes {
+    mode_t mode = 0;     ///< permission bits
+    bool owner = false;  ///< also set uid and gid (only root can give a file away)
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+/// The attributes a new file replacing `target` keeps: the permission bits of the file there
+/// (set-user-ID and set-group-ID excepted: the contents are new) and, when running as root, its
+/// owner and group. With no file there, or a symbolic link (a rename replaces the link, not the
+/// file it points to, and a link's own mode is always 0777), those of any new file: 0666 & ~umask.
+inline file_attributes attributes_to_keep(const std::filesystem::path& target) {
+    file_attributes a;
+    struct stat st {};
+    if (::lstat(target.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+        a.mode = st.st_mode & 0777;
+        a.owner = ::geteuid() == 0;
+        a.uid = st.st_uid;
+        a.gid = st.st_gid;
+    } else {
+        a.mode = 0666 & ~current_umask();
+    }
+    return a;
+}
+
+/// Gives `f` (made by file::create_private) the attributes `a`.
+inline void keep_attributes(const file& f, const file_attributes& a) {
+    if (a.owner && ::fchown(f.fd(), a.uid, a.gid) != 0)
+        fail_system("set the owner of", f.path(), errno);
+    if (::fchmod(f.fd(), a.mode) != 0) fail_system("set the permissions of", f.path(), errno);
+}
+
 /// Writes `target` whole or not at all: `fill(f)` writes a new file under a private name beside
-/// it, which is then fsynced (when `sync`), closed and renamed over `target`; on any error the
-/// new file is removed and the error rethrown. With `name_target`, errors about the new file
-/// name `target` (the caller never heard of the private name).
+/// it, readable by its owner alone; it then gets the attributes of the file it replaces (see
+/// attributes_to_keep), is fsynced (when `sync`), closed and renamed over `target`. On any error
+/// the new file is removed and the error rethrown. With `name_target`, errors about the new file
+/// name `target` (the caller never heard of the private name); a failed rename always does. A
+/// symbolic link at `target` is replaced by the new file, and the file it pointed to is left as
+/// it was; so is any hard link to the old file.
 template <class F>
 void write_atomically(const std::filesystem::path& target, bool sync, bool name_target, F&& fill) {
+    struct stat st {};
+    // the rename would refuse a directory too, but only after everything was written
+    if (::lstat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        fail_system("write", target, EISDIR);
     const auto tmp = temp_path_for(target);
-    file f = name_target ? file::create_new(tmp, target) : file::create_new(tmp);
+    file f = file::create_private(tmp, name_target ? target : tmp);
     try {
         fill(static_cast<const file&>(f));
+        keep_attributes(f, attributes_to_keep(target));  // before the fsync makes them durable
         if (sync) f.sync();
         f.close();
-        atomic_rename(tmp, target);
+        if (::rename(tmp.c_str(), target.c_str()) != 0) fail_system("write", target, errno);
     } catch (...) {
         remove_quietly(tmp);
         throw;

@@ -10,7 +10,6 @@
 #include "../hostile.hpp"
 #include "inject.hpp"
 
-using Catch::Matchers::Contains;
 using Catch::Matchers::EndsWith;
 using Catch::Matchers::StartsWith;
 using ndshard_test::error_of;
@@ -130,10 +129,8 @@ TEST_CASE("faults: fsync, open and rename failures before the commit", "[faults]
                                        (dir / ".ndshard.lock").string() + "': Too many open files");
 
     fault::fail(fault::op::rename, "manifest.json.tmp-", EIO);
-    CHECK_THAT(failed_save(dir, old),
-               StartsWith("ndshard: cannot rename '" + (dir / "manifest.json.tmp-").string()) &&
-                   Contains((dir / "manifest.json").string() + "'") &&
-                   EndsWith(": Input/output error"));
+    CHECK(failed_save(dir, old) == "ndshard: cannot write '" + (dir / "manifest.json").string() +
+                                       "': Input/output error");  // the target, not the temporary
 }
 
 TEST_CASE("faults: a failure after the commit reports it and keeps the new dataset", "[faults]") {

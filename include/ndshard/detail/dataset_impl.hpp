@@ -59,23 +59,31 @@ inline std::string shard_name(std::uint64_t generation, std::size_t index, shard
     return "part-" + g + "-" + i + "." + to_string(f);
 }
 
-/// The generation in a shard file name ndshard made, or false for any other name.
+/// The generation in a shard file name ndshard made, or false for any other name. Only the exact
+/// names shard_name gives count ("part-000012-00003.npy": generation padded to 6 digits, index to
+/// 5, no zero beyond the padding): a save removes unlisted files of this form, so a user's
+/// "part-2023-01.csv" must never be one.
 inline bool parse_shard_name(std::string_view name, std::uint64_t& generation) {
+    const auto number = [](std::string_view digits, std::size_t width, std::uint64_t& n) {
+        // at most 19 digits: any such number fits in 64 bits
+        if (digits.size() < width || digits.size() > 19) return false;
+        if (digits.size() > width && digits[0] == '0') return false;
+        n = 0;
+        for (char c : digits) {
+            if (c < '0' || c > '9') return false;
+            n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        return true;
+    };
     if (name.substr(0, 5) != "part-") return false;
     name.remove_prefix(5);
     const std::size_t dash = name.find('-');
-    if (dash == 0 || dash == std::string_view::npos || dash > 19) return false;
-    std::uint64_t g = 0;
-    for (char c : name.substr(0, dash)) {
-        if (c < '0' || c > '9') return false;
-        g = g * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    const std::string_view rest = name.substr(dash + 1);
-    const std::size_t dot = rest.find('.');
-    if (dot == 0 || dot == std::string_view::npos) return false;
-    for (char c : rest.substr(0, dot))
-        if (c < '0' || c > '9') return false;
-    const std::string_view ext = rest.substr(dot + 1);
+    const std::size_t dot = name.find('.');
+    if (dash == std::string_view::npos || dot == std::string_view::npos || dot < dash) return false;
+    std::uint64_t g = 0, i = 0;
+    if (!number(name.substr(0, dash), 6, g) || !number(name.substr(dash + 1, dot - dash - 1), 5, i))
+        return false;
+    const std::string_view ext = name.substr(dot + 1);
     if (!(ext == "npy" || ext == "csv" || ext == "tsv")) return false;
     generation = g;
     return true;
@@ -413,7 +421,8 @@ inline bool is_temporary_name(const std::string& name) {
 }
 
 /// Removes what no reader can need: temporary files of a save that did not finish, always; and,
-/// when `keep` is given, every shard file ndshard made that `keep` does not list, but only when
+/// when `keep` is given, every file named exactly as ndshard names shards (parse_shard_name: no
+/// other file is ever removed, whoever wrote it) that `keep` does not list, but only when
 /// no load is running (a load may still be reading an older generation: a later save removes
 /// those). `keep` null: the live manifest is unreadable, so shards are left alone. Failures are
 /// ignored: this is cleanup, and it runs after the commit.
@@ -490,6 +499,8 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     info.shape = src.shape;
     info.format = options.format;
     info.generation = next_generation(dir, live ? &*live : nullptr);
+    // new shards join the dataset with its manifest's permissions: one made private stays so
+    const file_attributes attributes = attributes_to_keep(dir / manifest_name);
 
     const std::size_t threads = threads_for(options.threads, options.pool);
     const std::size_t nshards = options.shards == 0 ? threads : options.shards;
@@ -505,7 +516,8 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     try {
         with_pool(options.pool, threads, ranges.size(), [&](std::size_t i) {
             auto& s = info.shards[i];
-            file f = file::create_new(dir / s.path);
+            // private until written, then the permissions of the dataset it joins
+            file f = file::create_private(dir / s.path);
             xxh3_stream hash;
             if (options.format == shard_format::npy) {
                 write_npy_shard(f, src, s.first_row, s.last_row, whole, hash, s.bytes);
@@ -514,6 +526,7 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
                 write_text_shard(f, src, s.first_row, s.last_row, delim, hash, s.bytes);
             }
             s.checksum = hash.text();
+            keep_attributes(f, attributes);
             if (options.sync) f.sync();
             f.close();
         });
