@@ -76,9 +76,28 @@ template <class E>
             (void)e.template cbegin<xt::layout_type::row_major>();
         }
         src.fill_flat = [&e](std::size_t first, std::size_t n, T* out) {
-            auto it = e.template cbegin<xt::layout_type::row_major>();
-            it += static_cast<std::ptrdiff_t>(first);
-            std::copy_n(it, n, out);
+            // a stepper placed at `first` in one step per axis: an iterator's += walks one step
+            // per row to get there, which made evaluating a long array in blocks quadratic
+            if (n == 0) return;
+            const auto& shape = e.shape();
+            const std::size_t last_axis = shape.size() - 1;
+            std::vector<std::size_t> index(shape.size());
+            for (std::size_t d = shape.size(), rest = first; d-- > 0; rest /= shape[d])
+                index[d] = rest % shape[d];
+            auto st = e.stepper_begin(shape);
+            for (std::size_t d = 0; d < shape.size(); ++d)
+                if (index[d] != 0) st.step(d, index[d]);
+            for (std::size_t k = 0; k < n; ++k) {
+                out[k] = *st;
+                if (k + 1 == n) break;
+                // the next element in row-major order, as xtensor's row-major iterator steps
+                std::size_t d = last_axis;
+                for (; ++index[d] == shape[d]; --d) {
+                    index[d] = 0;
+                    st.reset(d);
+                }
+                st.step(d);
+            }
         };
         src.fill = [&e](std::size_t first, std::size_t last, T* out) {
             auto rows = xt::view(e, xt::range(first, last));

@@ -20,7 +20,8 @@ struct row_source {
     const T* contiguous = nullptr;
     std::function<void(std::size_t first, std::size_t last, T* out)> fill;
     /// Evaluates `n` elements starting at flat (row-major) element `first`: used instead of
-    /// `fill` when one row is larger than a chunk, so a worker's buffer stays bounded.
+    /// `fill` when one row is larger than a chunk, and for every text block (which may start
+    /// and end inside a row), so a worker's buffer stays bounded whatever the shape.
     std::function<void(std::size_t first, std::size_t n, T* out)> fill_flat;
 
     [[nodiscard]] std::size_t rows() const noexcept { return shape.empty() ? 1 : shape[0]; }

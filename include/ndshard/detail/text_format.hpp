@@ -299,8 +299,10 @@ inline void check_write_options(const std::filesystem::path& file, char delimite
 
 /// Formats rows [first_row, last_row) of a row source as text, one block of at most
 /// `budget_bytes` (text plus evaluated values) at a time. Blocks are fixed ranges of values, so
-/// any worker can format any block; a row longer than a block spans several blocks, except for
-/// sources that must be evaluated a whole row at a time.
+/// any worker can format any block; a row longer than a block spans several blocks. Sources
+/// that are not contiguous are evaluated one block at a time through `fill_flat`, so a row of
+/// any width is never evaluated whole; only a source without it is evaluated whole rows at a
+/// time.
 template <class T>
 class block_formatter {
   public:
@@ -315,7 +317,7 @@ class block_formatter {
         const std::size_t chars = max_value_chars<T>(precision) + 1;
         const std::size_t per_value = chars + (src.contiguous ? 0 : sizeof(T));
         block_values_ = std::max<std::size_t>(1, budget_bytes / per_value);
-        if (!src.contiguous && row_size_ > 0)  // evaluated a whole row at a time
+        if (!src.contiguous && !src.fill_flat && row_size_ > 0)  // only whole rows evaluate
             block_values_ = std::max<std::size_t>(1, block_values_ / row_size_) * row_size_;
         buffer_bytes_ = block_values_ * chars + format_slack;
     }
@@ -333,6 +335,10 @@ class block_formatter {
         const T* values;
         if (src_.contiguous) {
             values = src_.contiguous + v0;
+        } else if (src_.fill_flat) {
+            T* s = values_.get(v1 - v0);
+            src_.fill_flat(v0, v1 - v0, s);
+            values = s;
         } else {
             T* s = values_.get(v1 - v0);
             src_.fill(v0 / row_size_, v1 / row_size_, s);
