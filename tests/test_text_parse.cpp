@@ -148,7 +148,8 @@ TEST_CASE("text parse: which lines hold data, and how many fields", "[text][pars
     };
     CHECK(fields(tab, "1\t2\t3\n") == 3);
     CHECK(fields(tab, "1 \t 2\t3 # c\t4\n") == 3);
-    CHECK(fields(tab, "1\t2\t") == 3);
+    CHECK(fields(tab, "1\t2\t") == 2);  // a trailing delimiter starts no field
+    CHECK(fields(tab, "1\t2\t\t") == 3);
     const text_layout comma("f", ',', '#');
     CHECK(fields(comma, "1,2,,4\r\n") == 4);
     CHECK(fields(comma, "1\t2,3") == 2);

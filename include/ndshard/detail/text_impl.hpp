@@ -8,12 +8,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <sys/mman.h>
 
 #include <xtensor/xtensor.hpp>
 
@@ -23,6 +23,7 @@
 #include "ndshard/detail/text_format.hpp"
 #include "ndshard/detail/text_lines.hpp"
 #include "ndshard/detail/text_parse.hpp"
+#include "ndshard/detail/text_source.hpp"
 #include "ndshard/dtype.hpp"
 #include "ndshard/error.hpp"
 #include "ndshard/file.hpp"
@@ -34,50 +35,22 @@ namespace ndshard::detail {
 
 /// How a read cuts its file: ranges of about `range_bytes`, at most `ranges_per_thread` per
 /// thread (enough for the pool to even out uneven ranges). Tests shrink these to cut every line,
-/// and set keep_mapped_bytes to 0 to release every range.
+/// and set keep_bytes to 0 to read every range twice.
 struct text_tuning {
     std::size_t range_bytes = std::size_t{1} << 20;
     std::size_t ranges_per_thread = 8;
-    /// the largest range a read maps at once (more ranges on larger files)
+    /// the largest range a read holds at once (more ranges on larger files)
     static constexpr std::size_t max_range_bytes = std::size_t{8} << 20;
-    /// A text of at most this size stays mapped from the count to the parse, which then need
-    /// not map it again; a larger one is released range by range. So a read holds at most this
-    /// much of its file mapped, or its ranges in flight (max_range_bytes per thread).
-    std::size_t keep_mapped_bytes = std::size_t{32} << 20;
+    /// A text of at most this size is read once, into one buffer, and parsed from there; a
+    /// larger one is read range by range in both passes. So a read holds at most this much of
+    /// its file in memory, or its ranges in flight (max_range_bytes per thread, or the longest
+    /// line when that is longer).
+    std::size_t keep_bytes = std::size_t{32} << 20;
 };
 
 /// All the text buffers of one write together: each worker gets an equal share, 64 KiB to
 /// 4 MiB.
 inline constexpr std::size_t text_write_memory = std::size_t{48} << 20;
-
-/// Maps the pages of [begin, end) of a file mapping in one call rather than one fault at a time
-/// (193 MB of text: 27 ms of faults, 21 ms populated). Only a hint; errors are ignored.
-inline void prefault(const char* begin, const char* end) noexcept {
-#ifdef MADV_POPULATE_READ
-    const std::size_t page = 4096;
-    const auto b = reinterpret_cast<std::uintptr_t>(begin) & ~(page - 1);
-    const auto e = reinterpret_cast<std::uintptr_t>(end);
-    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_READ);
-#else
-    (void)begin;
-    (void)end;
-#endif
-}
-
-/// Unmaps the whole pages inside [begin, end) of a read-only file mapping once they are read:
-/// the text a load has mapped at once stays a few ranges, not the whole file (the pages stay in
-/// the page cache; a range that needs a shared edge page again faults it back in).
-inline void release(const char* begin, const char* end) noexcept {
-#ifdef MADV_DONTNEED
-    const std::uintptr_t page = 4096;
-    const auto b = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) & ~(page - 1);
-    const auto e = reinterpret_cast<std::uintptr_t>(end) & ~(page - 1);
-    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
-#else
-    (void)begin;
-    (void)end;
-#endif
-}
 
 /// Checks a read's delimiter (0: detect): one byte that cannot occur in a number or end a line.
 inline void check_read_delimiter(const std::filesystem::path& file, char delimiter, char comment) {
@@ -88,98 +61,123 @@ inline void check_read_delimiter(const std::filesystem::path& file, char delimit
                  std::to_string(static_cast<unsigned char>(delimiter)));
 }
 
-/// A mapped text file with its first `skip_rows` lines (and a UTF-8 byte order mark) set aside.
-struct text_body {
-    mapped_file map;
-    const char* begin = nullptr;  ///< the first line after the skipped ones
-    const char* end = nullptr;
-    std::size_t first_line = 1;  ///< 1-based number of the line at `begin`
-
-    text_body(const std::filesystem::path& file, std::size_t skip_rows) : map(file) {
-        begin = map.data();
-        end = begin + map.size();
-        if (end - begin >= 3 && std::memcmp(begin, "\xEF\xBB\xBF", 3) == 0) begin += 3;
-        for (; skip_rows > 0 && begin < end; --skip_rows)
-            skip_line();
-    }
-
-    /// Moves past the first line.
-    void skip_line() {
-        begin = text_layout::next_line(begin, end);
-        ++first_line;
-    }
+/// Where a text's lines start: after a UTF-8 byte order mark and the first `skip_rows` lines.
+struct text_start {
+    std::uint64_t offset = 0;
+    std::size_t line = 1;  ///< 1-based number of the line at `offset`
 };
 
-/// The first data line at or after `p`, or `end`.
-inline const char* first_data_line(const text_layout& l, const char* p, const char* end) {
-    while (p < end && !l.is_data_line(p, end))
-        p = text_layout::next_line(p, end);
-    return p;
+inline text_start skip_lines(const text_source& src, std::size_t skip_rows) {
+    text_start s;
+    if (src.size() >= 3) {
+        char bom[3];
+        src.read(0, 3, bom);
+        if (std::memcmp(bom, "\xEF\xBB\xBF", 3) == 0) s.offset = 3;
+    }
+    line_reader lines(src, s.offset);
+    for (; skip_rows > 0 && !lines.next().empty(); --skip_rows)
+        ++s.line;
+    s.offset = lines.offset();
+    return s;
+}
+
+/// The next data line of `lines` (empty when there is none); `line` counts the lines passed.
+inline std::string_view next_data_line(const text_layout& l, line_reader& lines,
+                                       std::size_t& line) {
+    for (std::string_view s; !(s = lines.next()).empty(); ++line)
+        if (l.is_data_line(s.data(), s.data() + s.size())) return s;
+    return {};
 }
 
 /// The delimiter a line uses: a tab if it has one, else a comma if it has one (and commas are
-/// allowed), else runs of spaces.
+/// allowed), else runs of spaces. Spaces, tabs and '\r' at the end of the line's data do not
+/// count: "1 2 3\t" is separated by spaces.
 inline char detect_delimiter(const char* line, const char* end, char comment, bool allow_comma) {
+    const char* e = line;
+    while (e < end && *e != '\n' && (comment == 0 || *e != comment))
+        ++e;
+    while (e > line && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        --e;
     bool comma = false;
-    for (const char* p = line; p < end && *p != '\n' && (comment == 0 || *p != comment); ++p) {
+    for (const char* p = line; p < e; ++p) {
         if (*p == '\t') return '\t';
         comma = comma || *p == ',';
     }
     return comma && allow_comma ? ',' : ' ';
 }
 
-/// What the count pass learns of a text: its ranges, cut at line starts, and the rows and lines
-/// before each one (entry i for range i, the last entry for the end of the text).
+/// What the count pass learns of a text: the rows and lines before each range (entry i for range
+/// i, the last entry for the end of the text).
 struct counted_text {
-    std::vector<const char*> cuts;
     std::vector<std::size_t> first_row, line;
-    [[nodiscard]] std::size_t ranges() const noexcept { return cuts.size() - 1; }
     [[nodiscard]] std::size_t rows() const noexcept { return first_row.back(); }
 };
 
-/// The count pass over the ranges `cuts` (from split_at_lines) on `pool`: the rows and lines of
-/// each; `first_line` is the 1-based number of the first one. Unless `keep`, each range is
-/// released once counted. With `hash`, every byte is also hashed, in file order (so without the
-/// pool): a shard's checksum costs no pass of its own.
-inline counted_text count_text(const text_layout& layout, std::vector<const char*> cuts,
-                               std::size_t first_line, thread_pool* pool, bool keep,
+/// The count pass over `ranges` on `pool`: the rows and lines of each; `first_line` is the
+/// 1-based number of the first one. With `hash`, every byte is also hashed, in file order (so
+/// without the pool): a shard's checksum costs no pass of its own.
+inline counted_text count_text(const text_layout& layout, text_ranges& ranges,
+                               std::size_t first_line, thread_pool* pool,
                                xxh3_stream* hash = nullptr) {
-    counted_text c;
-    c.cuts = std::move(cuts);
-    const std::size_t ranges = c.ranges();
-    std::vector<text_layout::line_counts> counts(ranges);
-    run_tasks(hash ? nullptr : pool, ranges, [&](std::size_t i) {
-        const char* b = c.cuts[i];
-        const char* e = c.cuts[i + 1];
-        prefault(b, e);
-        counts[i] = layout.count_lines(b, e);
-        if (hash) hash->update(b, static_cast<std::size_t>(e - b));
-        if (!keep) release(b, e);
+    const std::size_t n = ranges.size();
+    std::vector<text_layout::line_counts> counts(n);
+    run_tasks(hash ? nullptr : pool, n, [&](std::size_t i) {
+        const text_ranges::bytes r(ranges, i, false);
+        counts[i] = layout.count_lines(r.begin(), r.end());
+        if (hash) hash->update(r.begin(), static_cast<std::size_t>(r.end() - r.begin()));
     });
-    c.first_row.assign(ranges + 1, 0);
-    c.line.assign(ranges + 1, first_line);
-    for (std::size_t i = 0; i < ranges; ++i) {
+    counted_text c;
+    c.first_row.assign(n + 1, 0);
+    c.line.assign(n + 1, first_line);
+    for (std::size_t i = 0; i < n; ++i) {
         c.first_row[i + 1] = c.first_row[i] + counts[i].rows;
         c.line[i + 1] = c.line[i] + counts[i].lines;
     }
     return c;
 }
 
-/// The parse pass on `pool`: every range of `c` straight into its rows of `dest` (`columns`
-/// values each) and, with `words`, its words. Ranges still mapped from the count (`keep`) are not
-/// prefaulted again; each is released once parsed.
+/// The parse pass on `pool`: every range straight into its rows of `dest` (`columns` values each)
+/// and, with `words`, its words. Then checks that the file did not change since it was opened.
 template <class T>
-void parse_counted(const row_parser<T>& parser, const counted_text& c, std::size_t columns, T* dest,
-                   std::string* words, thread_pool* pool, bool keep) {
-    run_tasks(pool, c.ranges(), [&](std::size_t i) {
-        const char* b = c.cuts[i];
-        const char* e = c.cuts[i + 1];
-        if (!keep) prefault(b, e);
+void parse_counted(const row_parser<T>& parser, text_ranges& ranges, const counted_text& c,
+                   std::size_t columns, T* dest, std::string* words, thread_pool* pool) {
+    run_tasks(pool, ranges.size(), [&](std::size_t i) {
+        const text_ranges::bytes r(ranges, i, true);
         const std::size_t row = c.first_row[i];
-        parser.parse_range(b, e, c.line[i], c.first_row[i + 1] - row, dest + row * columns,
-                           words ? words + row : nullptr);
-        release(b, e);
+        parser.parse_range(r.begin(), r.end(), c.line[i], c.first_row[i + 1] - row,
+                           dest + row * columns, words ? words + row : nullptr);
     });
+    ranges.source().check_unchanged();
+}
+
+/// Whether `rows` rows of `values` values each fit in `bytes` bytes of text: each value takes at
+/// least one byte and one separator or line end, so no text can hold more (a word may be empty,
+/// so words do not count). A text's allocation is never larger than its bytes can fill.
+[[nodiscard]] inline bool text_can_hold(std::uint64_t bytes, std::size_t rows,
+                                        std::size_t values) noexcept {
+    return values == 0 || rows <= (bytes + 1) / 2 / values;
+}
+
+/// Fails with the error the parse gives for the first data line of [begin, end) that cannot hold
+/// `columns` values (and a word, with `words`): one with another count of fields, or too short
+/// to hold them. Called, before anything is allocated, when the text cannot hold all its rows.
+template <class T>
+[[noreturn]] void fail_first_short_row(const text_layout& layout, std::size_t columns, bool words,
+                                       const text_source& src, text_start start) {
+    const std::size_t fields = columns + (words ? 1 : 0);
+    line_reader lines(src, start.offset);
+    std::size_t line = start.line;
+    const row_parser<T> parser(layout, columns, words);
+    for (std::string_view s; !(s = next_data_line(layout, lines, line)).empty(); ++line) {
+        if (layout.count_fields(s.data(), s.data() + s.size()) == fields &&
+            s.size() + 1 >= 2 * columns)
+            continue;
+        const std::unique_ptr<T[]> values(new T[columns]);  // at most the line's bytes / 2
+        std::string word;
+        parser.parse_range(s.data(), s.data() + s.size(), line, 1, values.get(),
+                           words ? &word : nullptr);
+    }
+    src.changed();  // the count pass found rows this pass does not
 }
 
 /// A text file parsed into one allocation: values (rows, columns), and words when asked.
@@ -189,37 +187,36 @@ struct parsed_text {
     std::vector<std::string> words;
 };
 
-/// The two parallel passes over [begin, end): count the rows of every range, allocate once,
-/// parse every range straight into its rows. [begin, end) must lie in a read-only file mapping:
-/// each range's pages are released (MADV_DONTNEED) once read, after the count too unless the
-/// whole text is at most tuning.keep_mapped_bytes.
+/// The two parallel passes over `src` from `start` to its end: count the rows of every range,
+/// allocate once, parse every range straight into its rows.
 template <class T>
 parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool words,
-                          const char* begin, const char* end, std::size_t first_line,
-                          std::size_t threads, thread_pool* given, const text_tuning& tuning) {
+                          const text_source& src, text_start start, std::size_t threads,
+                          thread_pool* given, const text_tuning& tuning) {
     const std::size_t nthreads = threads_for(threads, given);
-    const auto size = static_cast<std::size_t>(end - begin);
-    // enough ranges to balance the threads, and none larger than max_range_bytes, so the mapped
-    // text a load holds at once stays bounded whatever the file's size
-    const std::size_t pieces =
-        std::clamp<std::size_t>(size / std::max<std::size_t>(1, tuning.range_bytes), 1,
-                                std::max<std::size_t>({1, nthreads * tuning.ranges_per_thread,
-                                                       size / text_tuning::max_range_bytes + 1}));
-    std::vector<const char*> cuts = split_at_lines(begin, end, pieces);
-    const call_pool pool(given, nthreads, cuts.size() - 1);
-    const bool keep = size <= tuning.keep_mapped_bytes;
-    const counted_text counted = count_text(layout, std::move(cuts), first_line, pool.get(), keep);
+    const std::uint64_t size = src.size() - start.offset;
+    // enough ranges to balance the threads, and none larger than max_range_bytes, so the text a
+    // load holds at once stays bounded whatever the file's size
+    const auto pieces = static_cast<std::size_t>(std::clamp<std::uint64_t>(
+        size / std::max<std::size_t>(1, tuning.range_bytes), 1,
+        std::max<std::uint64_t>(
+            {1, nthreads * tuning.ranges_per_thread, size / text_tuning::max_range_bytes + 1})));
+    text_ranges ranges(src, split_source_at_lines(src, start.offset, src.size(), pieces),
+                       size <= tuning.keep_bytes);
+    const call_pool pool(given, nthreads, ranges.size());
+    const counted_text counted = count_text(layout, ranges, start.line, pool.get());
     const std::size_t rows = counted.rows();
+    if (!text_can_hold(size, rows, columns))
+        fail_first_short_row<T>(layout, columns, words, src, start);
 
-    // every value takes at least one byte and a separator: the file bounds the allocation
     parsed_text<T> out;
     out.values = xt::xtensor<T, 2>::from_shape({rows, rows == 0 ? 0 : columns});
     if (words) out.words.resize(rows);
     if (rows == 0) return out;
     T* dest = out.values.data();
     advise_huge_pages(dest, rows * columns * sizeof(T));  // first touch: one fault per 2 MiB
-    parse_counted(row_parser<T>(layout, columns, words), counted, columns, dest,
-                  words ? out.words.data() : nullptr, pool.get(), keep);
+    parse_counted(row_parser<T>(layout, columns, words), ranges, counted, columns, dest,
+                  words ? out.words.data() : nullptr, pool.get());
     return out;
 }
 
@@ -229,23 +226,27 @@ xt::xtensor<T, 2> read_text_file(const std::filesystem::path& file,
     static_assert(is_supported_v<T>,
                   "ndshard: element type must be bool, float, double or a fixed-width integer");
     check_read_delimiter(file, options.delimiter, options.comment);
-    text_body body(file, options.skip_rows);
-    const char* first =
-        first_data_line(text_layout(file, '\t', options.comment), body.begin, body.end);
-    if (first == body.end) return xt::xtensor<T, 2>::from_shape({0, 0});
+    const text_source src(file::open_read(file), true);
+    const text_start start = skip_lines(src, options.skip_rows);
+    line_reader lines(src, start.offset);
+    std::size_t line = start.line;
+    const std::string_view first =
+        next_data_line(text_layout(file, '\t', options.comment), lines, line);
+    if (first.empty()) return xt::xtensor<T, 2>::from_shape({0, 0});
+    const char* end = first.data() + first.size();
     const char delimiter = options.delimiter != 0
                                ? options.delimiter
-                               : detect_delimiter(first, body.end, options.comment, true);
+                               : detect_delimiter(first.data(), end, options.comment, true);
     const text_layout layout(file, delimiter, options.comment);
-    const std::size_t columns = layout.count_fields(first, body.end);
-    return parse_text<T>(layout, columns, false, body.begin, body.end, body.first_line,
-                         options.threads, options.pool, tuning)
+    const std::size_t columns = layout.count_fields(first.data(), end);
+    return parse_text<T>(layout, columns, false, src, start, options.threads, options.pool, tuning)
         .values;
 }
 
 /// Reads the "N D" header of an embedding file from the data line at `p`: true when the line is
-/// exactly two unsigned integers (that fit in size_t).
-inline bool parse_count_line(const char* p, const char* end, std::size_t& n, std::size_t& d) {
+/// exactly two unsigned integers (that fit in size_t). `d_at` is set to where D starts.
+inline bool parse_count_line(const char* p, const char* end, std::size_t& n, std::size_t& d,
+                             const char** d_at = nullptr) {
     const auto skip = [&] {
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
             ++p;
@@ -261,6 +262,7 @@ inline bool parse_count_line(const char* p, const char* end, std::size_t& n, std
     if (!number(n)) return false;
     if (p == end || (*p != ' ' && *p != '\t')) return false;
     skip();
+    if (d_at) *d_at = p;
     if (!number(d)) return false;
     skip();
     return p == end || *p == '\n';
@@ -272,38 +274,54 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
                                    const text_tuning& tuning = {}) {
     static_assert(std::is_floating_point_v<T>, "ndshard: embedding vectors are float or double");
     check_read_delimiter(file, options.delimiter, 0);
-    text_body body(file, options.skip_rows);
+    const text_source src(file::open_read(file), true);
+    text_start start = skip_lines(src, options.skip_rows);
     const text_layout blank(file, ' ', 0);  // words may start with '#': no comments
-    const char* first = first_data_line(blank, body.begin, body.end);
+    line_reader lines(src, start.offset);
+    std::size_t line = start.line;
+    std::string first(next_data_line(blank, lines, line));
     std::size_t n = 0, d = 0;
+    const char* d_at = nullptr;
     bool header = false;
-    const char* second = body.end;  // the data line after `first`, when `first` may be a header
-    if (options.skip_rows == 0 && first < body.end && parse_count_line(first, body.end, n, d)) {
-        second = first_data_line(blank, text_layout::next_line(first, body.end), body.end);
+    const std::size_t header_line = line;
+    if (options.skip_rows == 0 && !first.empty() &&
+        parse_count_line(first.data(), first.data() + first.size(), n, d, &d_at)) {
+        const std::uint64_t after = lines.offset();
+        std::size_t next_line = ++line;
+        const std::string_view second = next_data_line(blank, lines, next_line);
         std::size_t n2 = 0, d2 = 0;
-        header = second == body.end || !parse_count_line(second, body.end, n2, d2);
-    }
-    if (header) {
-        while (body.begin < first)
-            body.skip_line();
-        body.skip_line();
-        first = second;
+        header = second.empty() ||
+                 !parse_count_line(second.data(), second.data() + second.size(), n2, d2);
+        if (header) {
+            // D sizes every row: a row of D values (each with a separator) must fit in what
+            // follows the header
+            const std::uint64_t rest = src.size() - after;
+            if (!second.empty() && d > rest / 2)
+                fail_parse(file, header_line, static_cast<std::size_t>(d_at - first.data()) + 1,
+                           "at most " + count_of_values(static_cast<std::size_t>(rest / 2)) +
+                               " per row (what the " + std::to_string(rest) +
+                               " bytes after the header line can hold)",
+                           std::string_view(d_at, std::strcspn(d_at, " \t\r\n")));
+            start = {after, line};
+            first = std::string(second);
+        }
     }
     embeddings<T> out;
-    if (first == body.end) {
+    if (first.empty()) {
         if (header && n != 0)
             fail("cannot read", file,
                  "expected " + std::to_string(n) + " words (from the header line), found 0");
         out.vectors = xt::xtensor<T, 2>::from_shape({0, header ? d : 0});
         return out;
     }
+    const char* end = first.data() + first.size();
     const char delimiter =
-        options.delimiter != 0 ? options.delimiter : detect_delimiter(first, body.end, 0, false);
+        options.delimiter != 0 ? options.delimiter : detect_delimiter(first.data(), end, 0, false);
     const text_layout layout(file, delimiter, 0);
-    const std::size_t fields = layout.count_fields(first, body.end);
+    const std::size_t fields = layout.count_fields(first.data(), end);
     const std::size_t columns = header ? d : fields - 1;
-    auto parsed = parse_text<T>(layout, columns, true, body.begin, body.end, body.first_line,
-                                options.threads, options.pool, tuning);
+    auto parsed =
+        parse_text<T>(layout, columns, true, src, start, options.threads, options.pool, tuning);
     if (header && parsed.words.size() != n)
         fail("cannot read", file,
              "expected " + std::to_string(n) + " words (from the header line), found " +

@@ -66,7 +66,18 @@ class text_layout {
         return p < end && !is(*p, c_end);
     }
 
-    /// The number of fields on the data line starting at `p` (a word counts as one).
+    /// Whether the delimiter at `d` is the last thing on its line but spaces: "1\t2\t" and
+    /// "1,2,\r\n" end in a delimiter, which starts no field (numpy reads them so). Reads no
+    /// further than `end`.
+    [[nodiscard]] bool ends_after_delimiter(const char* d, const char* end) const noexcept {
+        do {
+            ++d;
+        } while (d < end && is(*d, c_space));
+        return d == end || is(*d, c_end);
+    }
+
+    /// The number of fields on the data line starting at `p` (a word counts as one); a
+    /// delimiter at the end of the line starts none.
     [[nodiscard]] std::size_t count_fields(const char* p, const char* end) const noexcept {
         std::size_t n = 0;
         if (runs()) {
@@ -80,9 +91,14 @@ class text_layout {
             }
         }
         n = 1;
-        for (; p < end && !is(*p, c_end); ++p)
-            n += is(*p, c_delim) ? 1 : 0;
-        return n;
+        const char* last = nullptr;  // the last delimiter
+        for (; p < end && !is(*p, c_end); ++p) {
+            if (is(*p, c_delim)) {
+                ++n;
+                last = p;
+            }
+        }
+        return n - (last && ends_after_delimiter(last, end) ? 1 : 0);
     }
 
     /// Where the line after the one containing `p` starts (`end` when there is none).

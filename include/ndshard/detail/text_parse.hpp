@@ -245,7 +245,11 @@ class row_parser {
                     ++q;
                 const char* tok = q;
                 q = parse_value(q, end, out[c]);
-                if (!q) bad_token(ls, tok, line);
+                if (!q) {
+                    // "1,2," of three columns: the line ended after a delimiter, a value short
+                    if (c > 0 && l_.is(*tok, L::c_end)) ragged(ls, tok, line, c);
+                    bad_token(ls, tok, line);
+                }
                 while (l_.is(*q, L::c_space))
                     ++q;
                 if (++c == columns_) {
@@ -259,6 +263,8 @@ class row_parser {
                 ++q;
             }
         }
+        // a delimiter that ends the line starts no value ("1\t2\t")
+        if (l_.is(*q, L::c_delim) && l_.ends_after_delimiter(q, end)) ++q;
         while (l_.is(*q, L::c_space))
             ++q;
         if (*q == '\n') return q + 1;

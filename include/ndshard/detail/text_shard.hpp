@@ -17,6 +17,7 @@
 #include "ndshard/detail/text_impl.hpp"
 #include "ndshard/detail/text_lines.hpp"
 #include "ndshard/detail/text_parse.hpp"
+#include "ndshard/detail/text_source.hpp"
 #include "ndshard/error.hpp"
 #include "ndshard/file.hpp"
 
@@ -45,26 +46,27 @@ void write_text_shard(const file& f, const row_source<T>& src, std::size_t first
 /// Parses one text shard, opened by open_shard (so its size is checked), straight into `dest`
 /// (rows s.first_row..s.last_row, `row_size` values each), verifying the checksum before the
 /// rows when asked: a damaged shard says so rather than failing to parse. The count pass hashes
-/// as it counts, in pieces of at most ~8 MiB, each released once read, so the text mapped at
-/// once stays bounded.
+/// as it counts, in ranges of at most ~8 MiB (a shard of at most 32 MiB is read once, whole).
 template <class T>
 void read_text_shard(file f, const shard_info& s, std::size_t row_size, T* dest, char delimiter,
                      bool verify) {
-    const mapped_file map(std::move(f));
-    const std::filesystem::path& path = map.path();
+    const text_source src(std::move(f));
+    const std::filesystem::path& path = src.path();
     const text_layout layout(path, delimiter, 0);
-    const char* begin = map.data();
-    const char* end = begin + map.size();
     const bool check = verify && !s.checksum.empty();
     xxh3_stream hash;
-    const counted_text counted = count_text(
-        layout, split_at_lines(begin, end, map.size() / text_tuning::max_range_bytes + 1), 1,
-        nullptr, false, check ? &hash : nullptr);
+    const text_tuning tuning;
+    text_ranges ranges(src,
+                       split_source_at_lines(
+                           src, 0, src.size(),
+                           static_cast<std::size_t>(src.size() / text_tuning::max_range_bytes + 1)),
+                       src.size() <= tuning.keep_bytes);
+    const counted_text counted = count_text(layout, ranges, 1, nullptr, check ? &hash : nullptr);
     if (check && hash.text() != s.checksum)
         fail("checksum mismatch in", path,
              "expected " + s.checksum + " (from the manifest), found " + hash.text());
     const std::size_t rows = s.last_row - s.first_row;
-    if (row_size == 0 || map.size() == 0) {
+    if (row_size == 0 || src.size() == 0) {
         if (rows != 0 && row_size != 0)
             fail("shard disagrees with the manifest:", path,
                  "expected " + std::to_string(rows) + " rows, found 0");
@@ -73,8 +75,8 @@ void read_text_shard(file f, const shard_info& s, std::size_t row_size, T* dest,
     if (counted.rows() != rows)
         fail("shard disagrees with the manifest:", path,
              "expected " + std::to_string(rows) + " rows, found " + std::to_string(counted.rows()));
-    parse_counted(row_parser<T>(layout, row_size, false), counted, row_size, dest, nullptr, nullptr,
-                  false);
+    parse_counted(row_parser<T>(layout, row_size, false), ranges, counted, row_size, dest, nullptr,
+                  nullptr);
 }
 
 }  // namespace ndshard::detail
