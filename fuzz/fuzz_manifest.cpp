@@ -1,11 +1,17 @@
 // libFuzzer target: the manifest parser (detail::parse_manifest). Any exception but
-// ndshard::error, any crash or sanitizer report, and any manifest that parses but does not
-// survive being written and parsed again is a finding.
+// ndshard::error (std::bad_alloc included), any crash or sanitizer report, any manifest that
+// parses but does not survive being written and parsed again, and any allocation beyond
+// max(1 MiB, 64 x the input's size) (alloc_limit.hpp: shapes and row counts are size claims)
+// is a finding.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <ndshard/ndshard.hpp>
 #include <string_view>
+
+#include "alloc_limit.hpp"
 
 namespace {
 
@@ -15,13 +21,22 @@ void check(bool ok) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    fuzz_alloc::install();
+    return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const fuzz_alloc::scope limit(size);
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     ndshard::dataset_info info;
     try {
         info = ndshard::detail::parse_manifest(text, "manifest.json");
     } catch (const ndshard::error&) {
         return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "==fuzz== parse_manifest threw %s\n", e.what());
+        std::abort();
     }
     // what parses is valid: rows covered in order, sizes that cannot overflow
     std::size_t next = 0;

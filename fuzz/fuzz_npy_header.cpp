@@ -1,15 +1,21 @@
 // libFuzzer target: the .npy header parser (decode_npy_header), and read_npy on the same bytes
-// as a whole file. Any exception but ndshard::error, any crash or sanitizer report, and any
-// broken invariant (a decoded header that does not re-encode to the same meaning) is a finding.
+// as a whole file. Any exception but ndshard::error (std::bad_alloc included), any crash or
+// sanitizer report, any broken invariant (a decoded header that does not re-encode to the same
+// meaning), and any allocation beyond max(1 MiB, 64 x the input's size) (alloc_limit.hpp: the
+// shape and header length are size claims, checked against the file's size) is a finding.
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <ndshard/ndshard.hpp>
 #include <string>
 #include <string_view>
+
+#include "alloc_limit.hpp"
 
 namespace {
 
@@ -37,12 +43,21 @@ void read_as(const std::string& path) {
         const auto a = ndshard::read_npy<T>(path, 1);
         (void)a;
     } catch (const ndshard::error&) {
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "==fuzz== read_npy threw %s\n", e.what());
+        std::abort();
     }
 }
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    fuzz_alloc::install();
+    return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const fuzz_alloc::scope limit(size);
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
     try {
         const ndshard::npy_header h = ndshard::decode_npy_header(bytes, "fuzz.npy");

@@ -1,10 +1,13 @@
 // libFuzzer target: the text parser (ndshard::read_text), on the input as a file, with the
-// delimiter, comment and row skipping chosen by its first byte. Any exception but ndshard::error,
-// any crash or sanitizer report is a finding.
+// delimiter, comment and row skipping chosen by its first byte. The first data line's column
+// count is a size claim (it sizes every row): any exception but ndshard::error (std::bad_alloc
+// included), any allocation beyond max(1 MiB, 64 x the input's size) (alloc_limit.hpp), any crash
+// or sanitizer report is a finding.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -12,6 +15,8 @@
 #include <ndshard/ndshard.hpp>
 #include <ndshard/text.hpp>
 #include <string>
+
+#include "alloc_limit.hpp"
 
 namespace {
 
@@ -25,13 +30,22 @@ void parse_as(const std::string& path, const ndshard::text_read_options& o) {
         const auto a = ndshard::read_text<T>(path, o);
         (void)a;
     } catch (const ndshard::error&) {
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "==fuzz== read_text threw %s\n", e.what());
+        std::abort();
     }
 }
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    fuzz_alloc::install();
+    return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
+    const fuzz_alloc::scope limit(size);
     const std::uint8_t mode = data[0];
     ++data;
     --size;
