@@ -397,22 +397,22 @@ inline mode_t current_umask() noexcept {
 
 /// What a file written in place of another takes from it.
 struct file_attributes {
-    mode_t mode = 0;     ///< permission bits
-    bool owner = false;  ///< also set uid and gid (only root can give a file away)
+    mode_t mode = 0;        ///< permission bits
+    bool replaces = false;  ///< there is a file to take the owner and group from
     uid_t uid = 0;
     gid_t gid = 0;
 };
 
 /// The attributes a new file replacing `target` keeps: the permission bits of the file there
-/// (set-user-ID and set-group-ID excepted: the contents are new) and, when running as root, its
-/// owner and group. With no file there, or a symbolic link (a rename replaces the link, not the
+/// (set-user-ID and set-group-ID excepted: the contents are new), its group and, when running as
+/// root, its owner. With no file there, or a symbolic link (a rename replaces the link, not the
 /// file it points to, and a link's own mode is always 0777), those of any new file: 0666 & ~umask.
 inline file_attributes attributes_to_keep(const std::filesystem::path& target) {
     file_attributes a;
     struct stat st {};
     if (::lstat(target.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
         a.mode = st.st_mode & 0777;
-        a.owner = ::geteuid() == 0;
+        a.replaces = true;
         a.uid = st.st_uid;
         a.gid = st.st_gid;
     } else {
@@ -423,8 +423,12 @@ inline file_attributes attributes_to_keep(const std::filesystem::path& target) {
 
 /// Gives `f` (made by file::create_private) the attributes `a`.
 inline void keep_attributes(const file& f, const file_attributes& a) {
-    if (a.owner && ::fchown(f.fd(), a.uid, a.gid) != 0)
-        fail_system("set the owner of", f.path(), errno);
+    // the owner and group as far as allowed, like cp -p: only root can give a file away, others
+    // may set a group they belong to
+    if (a.replaces && ::fchown(f.fd(), ::geteuid() == 0 ? a.uid : static_cast<uid_t>(-1), a.gid)) {
+        // refused (not a member of the group, or a user namespace that cannot map the owner):
+        // the new file stays the writer's, as any file it creates
+    }
     if (::fchmod(f.fd(), a.mode) != 0) fail_system("set the permissions of", f.path(), errno);
 }
 
