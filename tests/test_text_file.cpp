@@ -27,7 +27,7 @@ const double inf_ = std::numeric_limits<double>::infinity();
 
 /// Cuts files into ranges of a byte or two, so that every cut lands inside a line, and releases
 /// each range once read (the default tuning keeps files this small mapped between the passes).
-const ndshard::detail::text_tuning tiny_ranges{1, 1000000, 0};
+const ndshard::detail::text_tuning tiny_ranges{1, 0};
 
 ndshard::text_read_options with_threads(std::size_t threads, char delimiter = 0) {
     ndshard::text_read_options o;

@@ -166,7 +166,7 @@ TEST_CASE("text hostile: truncating a file while it is read is an error, never a
             ndshard::text_read_options o;
             o.threads = 2;
             try {
-                const auto r = ndshard::detail::read_text_file<double>(p, o, {1 << 20, 8, keep});
+                const auto r = ndshard::detail::read_text_file<double>(p, o, {1 << 20, keep});
                 // read before the cut (all of it) or after (nothing)
                 if (r.shape()[0] == 0) {
                     CHECK(r.size() == 0);

@@ -11,10 +11,11 @@
 //
 // Reading: values are correctly rounded straight into T (no double rounding for float);
 // integers are range-checked; bools are 0, 1, true or false (any case). A leading '+',
-// exponents, nan and inf (any case, also "infinity"), spaces around values, CRLF line ends, a
-// missing final newline, blank lines, comment lines and comments after the values are
-// accepted. Every problem is an ndshard::parse_error with the file, 1-based line and column,
-// what was expected and what was found:
+// exponents, nan and inf (any case, also "infinity"), spaces around values, CRLF line ends,
+// lines ended by a lone CR (old spreadsheets: detected from the first line end), a delimiter at
+// the end of a line (it starts no column), a missing final newline, blank lines, comment lines
+// and comments after the values are accepted. Every problem is an ndshard::parse_error with the
+// file, 1-based line and column, what was expected and what was found:
 //
 //   ndshard: cannot parse 'data.tsv' line 3, column 7: expected a number, found 'abc'
 //   ndshard: ragged row in 'data.tsv' line 4, column 52: expected 10 values, found 9
@@ -53,11 +54,18 @@ struct text_write_options {
     thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call
 };
 
-/// Reads a text file of rows into a (rows, columns) array. The file is mapped, cut into ranges at
-/// line ends, the rows of every range are counted in parallel, the result is allocated once and
-/// every range is parsed in parallel straight into its rows. The number of columns is that of
-/// the first data line; every other data line must have as many. A file without data lines
-/// gives a (0, 0) array. A UTF-8 byte order mark at the start is skipped.
+/// Reads a text file of rows into a (rows, columns) array. The file is cut into ranges of about
+/// 1 MiB at line ends, the rows of every range are counted in parallel, the result is allocated
+/// once and every range is parsed in parallel straight into its rows. The number of columns is
+/// that of the first data line; every other data line must have as many. A file without data
+/// lines gives a (0, 0) array. A UTF-8 byte order mark at the start is skipped.
+///
+/// The file is read with pread, never mapped: a file of at most 32 MiB is read once into memory,
+/// a larger one range by range in each pass (a range per thread in memory at once). A file that
+/// another process truncates or rewrites while it is read gives "the file changed while it was
+/// read", never a signal. Nothing is allocated beyond what the file's bytes can hold (a value
+/// and a separator each): a first line that claims more columns than the file can fill is
+/// reported at the first row that cannot hold them.
 template <class T>
 [[nodiscard]] xt::xtensor<T, 2> read_text(const std::filesystem::path& file,
                                           const text_read_options& options = {});
@@ -85,7 +93,9 @@ struct embeddings {
 /// The header line "N D" of fastText and word2vec files is detected when `skip_rows` is 0: the
 /// first data line is taken as a header when it holds exactly two unsigned integers and the next
 /// data line does not. A detected header is checked: the file must then hold exactly N rows of D
-/// values. With `skip_rows = 1` the first line is skipped unchecked.
+/// values, and a D larger than the bytes after the header could hold is a parse_error at the
+/// header line before anything is allocated. With `skip_rows = 1` the first line is skipped
+/// unchecked.
 ///
 /// The delimiter is detected as a tab when the first data line has one, else runs of spaces and
 /// tabs (never a comma: "," is a word in most vocabularies). `comment` is ignored: "#" and words

@@ -33,18 +33,16 @@
 
 namespace ndshard::detail {
 
-/// How a read cuts its file: ranges of about `range_bytes`, at most `ranges_per_thread` per
-/// thread (enough for the pool to even out uneven ranges). Tests shrink these to cut every line,
-/// and set keep_bytes to 0 to read every range twice.
+/// How a read cuts its file: ranges of about `range_bytes` (1 MiB: each is read into a buffer
+/// and counted or parsed while it is hot in the cache, and a thousand ranges cost nothing
+/// next to a gigabyte). Tests shrink it to cut every line, and set keep_bytes to 0 to read
+/// every range twice.
 struct text_tuning {
     std::size_t range_bytes = std::size_t{1} << 20;
-    std::size_t ranges_per_thread = 8;
-    /// the largest range a read holds at once (more ranges on larger files)
-    static constexpr std::size_t max_range_bytes = std::size_t{8} << 20;
     /// A text of at most this size is read once, into one buffer, and parsed from there; a
     /// larger one is read range by range in both passes. So a read holds at most this much of
-    /// its file in memory, or its ranges in flight (max_range_bytes per thread, or the longest
-    /// line when that is longer).
+    /// its file in memory, or its ranges in flight (one per thread, a range_bytes each, or the
+    /// longest line when that is longer).
     std::size_t keep_bytes = std::size_t{32} << 20;
 };
 
@@ -195,12 +193,8 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
                           thread_pool* given, const text_tuning& tuning) {
     const std::size_t nthreads = threads_for(threads, given);
     const std::uint64_t size = src.size() - start.offset;
-    // enough ranges to balance the threads, and none larger than max_range_bytes, so the text a
-    // load holds at once stays bounded whatever the file's size
-    const auto pieces = static_cast<std::size_t>(std::clamp<std::uint64_t>(
-        size / std::max<std::size_t>(1, tuning.range_bytes), 1,
-        std::max<std::uint64_t>(
-            {1, nthreads * tuning.ranges_per_thread, size / text_tuning::max_range_bytes + 1})));
+    const auto pieces = static_cast<std::size_t>(
+        std::max<std::uint64_t>(1, size / std::max<std::size_t>(1, tuning.range_bytes)));
     text_ranges ranges(src, split_source_at_lines(src, start.offset, src.size(), pieces),
                        size <= tuning.keep_bytes);
     const call_pool pool(given, nthreads, ranges.size());

@@ -46,7 +46,7 @@ void write_text_shard(const file& f, const row_source<T>& src, std::size_t first
 /// Parses one text shard, opened by open_shard (so its size is checked), straight into `dest`
 /// (rows s.first_row..s.last_row, `row_size` values each), verifying the checksum before the
 /// rows when asked: a damaged shard says so rather than failing to parse. The count pass hashes
-/// as it counts, in ranges of at most ~8 MiB (a shard of at most 32 MiB is read once, whole).
+/// as it counts, range by range (a shard of at most 32 MiB is read once, whole).
 template <class T>
 void read_text_shard(file f, const shard_info& s, std::size_t row_size, T* dest, char delimiter,
                      bool verify) {
@@ -56,10 +56,9 @@ void read_text_shard(file f, const shard_info& s, std::size_t row_size, T* dest,
     const bool check = verify && !s.checksum.empty();
     xxh3_stream hash;
     const text_tuning tuning;
+    const std::uint64_t pieces = src.size() / tuning.range_bytes + 1;
     text_ranges ranges(src,
-                       split_source_at_lines(
-                           src, 0, src.size(),
-                           static_cast<std::size_t>(src.size() / text_tuning::max_range_bytes + 1)),
+                       split_source_at_lines(src, 0, src.size(), static_cast<std::size_t>(pieces)),
                        src.size() <= tuning.keep_bytes);
     const counted_text counted = count_text(layout, ranges, 1, nullptr, check ? &hash : nullptr);
     if (check && hash.text() != s.checksum)
