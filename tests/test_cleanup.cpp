@@ -77,3 +77,29 @@ TEST_CASE("cleanup: parse_shard_name takes exactly the names shard_name gives", 
           "xpart-000001-00000.npy"})
         REQUIRE(generation_of(name) == none);
 }
+
+TEST_CASE("cleanup: a save never overwrites another program's manifest.json", "[cleanup]") {
+    ndshard_test::temp_dir tmp;
+    const auto dir = tmp / "ds";
+    std::filesystem::create_directory(dir);
+    // a common name: a project's own manifest, valid JSON or not
+    for (const std::string text : {"{\"name\": \"my project\", \"files\": []}\n", "name: x\n"}) {
+        ndshard_test::write_file(dir / "manifest.json", text);
+        ndshard_test::write_file(dir / "part-000001-00000.npy", "user bytes");
+        CHECK(ndshard_test::error_of([&] { (void)ndshard::save(dir, values()); }) ==
+              "ndshard: cannot save '" + (dir / "manifest.json").string() +
+                  "': expected no file or an ndshard manifest there, found a file another "
+                  "program wrote (move it away, or save into another directory)");
+        CHECK(ndshard_test::read_file(dir / "manifest.json") == text);
+        CHECK(ndshard_test::read_file(dir / "part-000001-00000.npy") == "user bytes");
+    }
+    // a damaged manifest of ndshard's own is replaced, and the dataset saved again
+    std::filesystem::remove_all(dir);
+    (void)ndshard::save(dir, values());
+    const std::string whole = ndshard_test::read_file(dir / "manifest.json");
+    ndshard_test::write_file(dir / "manifest.json", whole.substr(0, whole.size() / 2));
+    REQUIRE(whole.substr(0, whole.size() / 2).find("\"ndshard\"") != std::string::npos);
+    (void)ndshard::save(dir, values());
+    const bool same = ndshard::load<double>(dir) == values();
+    CHECK(same);
+}

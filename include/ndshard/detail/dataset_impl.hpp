@@ -266,6 +266,17 @@ inline dataset_info read_manifest(const std::filesystem::path& dir) {
     return parse_manifest(read_small_file(path, manifest_max_bytes), path);
 }
 
+/// Whether a manifest that does not parse is still ndshard's (damaged): it can be read and holds
+/// the "ndshard" field name. A file that cannot be read at all counts as someone else's.
+inline bool names_ndshard(const std::filesystem::path& manifest) noexcept {
+    try {
+        return read_small_file(manifest, manifest_max_bytes).find("\"ndshard\"") !=
+               std::string::npos;
+    } catch (...) {
+        return false;
+    }
+}
+
 /// Writes a file's bytes, fsyncs it (when asked) and renames it into place.
 inline void write_file_atomically(const std::filesystem::path& target, std::string_view bytes,
                                   bool sync) {
@@ -487,7 +498,12 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
         try {
             live = read_manifest(dir);
         } catch (const error&) {
-            // unreadable: replaced by the commit below; its shards are removed after it
+            // a damaged manifest of ndshard's is replaced by the commit below, and its shards
+            // removed after it; a manifest.json of another program is never overwritten
+            if (!names_ndshard(dir / manifest_name))
+                fail("cannot save", dir / manifest_name,
+                     "expected no file or an ndshard manifest there, found a file another "
+                     "program wrote (move it away, or save into another directory)");
         }
     }
     // leftovers of a save that was killed: only what the live manifest does not list
