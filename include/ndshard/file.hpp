@@ -275,14 +275,15 @@ class mapped_file {
 
 /// An exclusive advisory lock (flock) on a lock file, held until destruction. Two saves into one
 /// dataset take turns instead of interleaving. The lock file is never followed if it is a
-/// symbolic link (someone could plant one to make ndshard create another file). It holds no
-/// bytes: it is created as any new file (0666 before the umask) and opened for reading only,
-/// which is all flock needs, so a lock file another user created does not stop a save.
+/// symbolic link (someone could plant one to make ndshard open another file for writing). It
+/// holds no bytes: it is created as any new file (0666 before the umask). It is opened for
+/// writing, though flock needs no more than reading, so that a save without write permission
+/// stops here, at once, naming the lock file.
 class file_lock {
   public:
     explicit file_lock(const std::filesystem::path& p) {
         do {
-            fd_ = ::open(p.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+            fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
         } while (fd_ < 0 && errno == EINTR);
         if (fd_ < 0) detail::fail_system("open lock file", p, errno);
         while (::flock(fd_, LOCK_EX) != 0) {
