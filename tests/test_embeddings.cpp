@@ -138,9 +138,8 @@ TEST_CASE("embeddings: rows with the wrong number of values", "[text][embeddings
     for (std::size_t threads : text_test::thread_counts) {
         ndshard::text_read_options o;
         o.threads = threads;
-        CHECK_THROWS_WITH(
-            ndshard::detail::read_embeddings_file<double>(dir / "big.txt", o, {1}),
-            "ndshard: ragged row in " + q(dir / "big.txt") +
-                " line 433, column 9: expected 3 values, found 2");
+        CHECK_THROWS_WITH(ndshard::detail::read_embeddings_file<double>(dir / "big.txt", o, {1}),
+                          "ndshard: ragged row in " + q(dir / "big.txt") +
+                              " line 433, column 9: expected 3 values, found 2");
     }
 }
