@@ -3,9 +3,12 @@
 // 0666 & ~umask, as any program's; the new file is private (0600) while it is written; a
 // symbolic link is replaced, never written through; a directory is refused before any writing.
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstring>
 #include <ndshard/ndshard.hpp>
 #include <string>
 
@@ -82,7 +85,6 @@ TEST_CASE("permissions: a new file gets 0666 & ~umask", "[permissions]") {
         write_text(tmp / "a.tsv");
         CHECK(mode_of(tmp / "a.npy") == (0666 & ~mask));
         CHECK(mode_of(tmp / "a.tsv") == (0666 & ~mask));
-        CHECK(ndshard::detail::current_umask() == mask);
         std::filesystem::remove(tmp / "a.npy");
         std::filesystem::remove(tmp / "a.tsv");
     }
@@ -199,4 +201,67 @@ TEST_CASE("permissions: writing over a directory names the target, and writes no
         }
     }
     CHECK(ndshard_test::list_dir(tmp.path()) == std::set<std::string>{"d", "empty"});
+}
+
+TEST_CASE("permissions: a file whose group cannot be kept gives that group no more than others",
+          "[permissions]") {
+    using ndshard::detail::mode_for_another_group;
+    CHECK(mode_for_another_group(0640) == 0600);
+    CHECK(mode_for_another_group(0664) == 0644);
+    CHECK(mode_for_another_group(0666) == 0666);
+    CHECK(mode_for_another_group(0604) == 0604);
+    CHECK(mode_for_another_group(0751) == 0711);
+}
+
+namespace {
+
+/// A POSIX access ACL as the kernel stores it (system.posix_acl_access): the owner rw, user
+/// 65534 rw, the owning group nothing, mask rw, others nothing ("chmod 600; setfacl -m
+/// u:65534:rw").
+std::string acl_blob() {
+    const auto put = [](std::string& s, std::uint32_t v, int bytes) {
+        for (int i = 0; i < bytes; ++i)
+            s += static_cast<char>((v >> (8 * i)) & 0xff);
+    };
+    std::string s;
+    put(s, 2, 4);  // version
+    const std::uint32_t entries[][3] = {{0x01, 6, 0xffffffff},
+                                        {0x02, 6, 65534},
+                                        {0x04, 0, 0xffffffff},
+                                        {0x10, 6, 0xffffffff},
+                                        {0x20, 0, 0xffffffff}};
+    for (const auto& e : entries) {
+        put(s, e[0], 2);
+        put(s, e[1], 2);
+        put(s, e[2], 4);
+    }
+    return s;
+}
+
+std::string acl_of(const std::filesystem::path& p) {
+    std::string s(256, '\0');
+    const ssize_t n = ::lgetxattr(p.c_str(), "system.posix_acl_access", s.data(), s.size());
+    s.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("permissions: an access ACL is copied, so its mask never becomes the group's rights",
+          "[permissions]") {
+    ndshard_test::temp_dir tmp;
+    const auto p = tmp / "x.npy";
+    write_npy(p);
+    REQUIRE(::chmod(p.c_str(), 0600) == 0);
+    const std::string acl = acl_blob();
+    if (::setxattr(p.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) != 0) {
+        WARN("no POSIX ACLs on " << tmp.path() << ": " << std::strerror(errno));
+        return;
+    }
+    REQUIRE(mode_of(p) == 0660);  // the group bits show the ACL's mask
+    write_npy(p);
+    CHECK(acl_of(p) == acl);  // the owning group still has nothing, user 65534 rw
+    CHECK(mode_of(p) == 0660);
+    write_text(p);
+    CHECK(acl_of(p) == acl);
 }

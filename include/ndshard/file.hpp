@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,12 +30,16 @@ class file {
     file() = default;
     file(const file&) = delete;
     file& operator=(const file&) = delete;
-    file(file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
+    file(file&& o) noexcept
+        : fd_(std::exchange(o.fd_, -1)),
+          path_(std::move(o.path_)),
+          created_mode_(o.created_mode_) {}
     file& operator=(file&& o) noexcept {
         if (this != &o) {
             reset();
             fd_ = std::exchange(o.fd_, -1);
             path_ = std::move(o.path_);
+            created_mode_ = o.created_mode_;
         }
         return *this;
     }
@@ -60,19 +65,29 @@ class file {
     [[nodiscard]] static file create_new(const std::filesystem::path& p) {
         return file(p, O_WRONLY | O_CREAT | O_EXCL, 0644, "create");
     }
-    /// Creates a file that must not exist yet, readable and writable by its owner alone (mode
-    /// 0600, whatever the umask): its final permissions are set once it is written (see
-    /// detail::keep_attributes). Every error message names `shown`: the caller asked to write
-    /// `shown` and may never have heard of `p`, a private temporary name for it.
+    /// Creates a file that must not exist yet, readable and writable by its owner alone until it
+    /// is written: it is created as any new file (0666 before the umask, or the directory's
+    /// default ACL), that mode is kept in created_mode(), and it is then narrowed to 0600 while
+    /// still empty; detail::keep_attributes sets its final permissions. Every error message
+    /// names `shown`: the caller asked to write `shown` and may never have heard of `p`, a
+    /// private temporary name for it.
     [[nodiscard]] static file create_private(const std::filesystem::path& p,
                                              const std::filesystem::path& shown) {
-        return file(p, O_WRONLY | O_CREAT | O_EXCL, 0600, "create", shown);
+        file f(p, O_WRONLY | O_CREAT | O_EXCL, 0666, "create", shown);
+        struct stat st {};
+        if (::fstat(f.fd_, &st) == 0) f.created_mode_ = st.st_mode & 07777;
+        // refused on some file systems (FUSE, vfat): the file holds nothing yet
+        (void)::fchmod(f.fd_, 0600);
+        return f;
     }
     [[nodiscard]] static file create_private(const std::filesystem::path& p) {
         return create_private(p, p);
     }
 
     [[nodiscard]] int fd() const noexcept { return fd_; }
+    /// The mode a file made by create_private had when it was created (0666 & ~umask, or what
+    /// the directory's default ACL gave it).
+    [[nodiscard]] mode_t created_mode() const noexcept { return created_mode_; }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
     [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
 
@@ -194,6 +209,7 @@ class file {
 
     int fd_ = -1;
     std::filesystem::path path_;
+    mode_t created_mode_ = 0600;
 };
 
 /// Renames `from` to `to` atomically, replacing `to`.
@@ -223,7 +239,9 @@ inline void sync_directory(const std::filesystem::path& dir) {
     if (rc != 0 && err != EINVAL && err != ENOTSUP) detail::fail_system("sync directory", dir, err);
 }
 
-/// A read-only memory map of a whole file (an empty file maps to no bytes).
+/// A read-only memory map of a whole file (an empty file maps to no bytes). Reading a page past
+/// the end of a file that another process truncated while it is mapped raises SIGBUS: ndshard's
+/// own readers therefore use pread, and whoever maps must keep the file from being truncated.
 class mapped_file {
   public:
     mapped_file() = default;
@@ -364,73 +382,72 @@ inline void remove_quietly(const std::filesystem::path& p) noexcept {
     std::filesystem::remove(p, ec);
 }
 
-/// The process's umask. umask() can only read it by setting it, for the whole process at once,
-/// which races with other threads creating files: Linux (4.7 and later) shows it in
-/// /proc/self/status instead.
-inline mode_t current_umask() noexcept {
-    int fd;
-    do {
-        fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd >= 0) {
-        char buf[4096];  // "Umask:" is the second line
-        std::size_t n = 0;
-        while (n < sizeof buf - 1) {
-            const ssize_t r = ::read(fd, buf + n, sizeof buf - 1 - n);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            n += static_cast<std::size_t>(r);
-        }
-        ::close(fd);
-        buf[n] = '\0';
-        if (const char* line = std::strstr(buf, "\nUmask:")) {
-            char* end = nullptr;
-            const unsigned long m = std::strtoul(line + 7, &end, 8);
-            if (end != line + 7 && m <= 0777) return static_cast<mode_t>(m);
-        }
-    }
-    // an older kernel: set and restore it, with 077 meanwhile, so that a file another thread
-    // creates in that instant is private rather than public
-    const mode_t m = ::umask(077);
-    ::umask(m);
-    return m;
-}
-
 /// What a file written in place of another takes from it.
 struct file_attributes {
-    mode_t mode = 0;        ///< permission bits
-    bool replaces = false;  ///< there is a file to take the owner and group from
+    bool replaces = false;  ///< there is a file to take them from
+    mode_t mode = 0;        ///< its permission bits
     uid_t uid = 0;
     gid_t gid = 0;
+    std::string acl;  ///< its access ACL (the system.posix_acl_access attribute), if it has one
 };
 
 /// The attributes a new file replacing `target` keeps: the permission bits of the file there
-/// (set-user-ID and set-group-ID excepted: the contents are new), its group and, when running as
-/// root, its owner. With no file there, or a symbolic link (a rename replaces the link, not the
-/// file it points to, and a link's own mode is always 0777), those of any new file: 0666 & ~umask.
+/// (set-user-ID and set-group-ID excepted: the contents are new), its access ACL, its group and,
+/// when running as root, its owner. With no file there, or a symbolic link (a rename replaces the
+/// link, not the file it points to), none: the new file keeps the mode it was created with.
 inline file_attributes attributes_to_keep(const std::filesystem::path& target) {
     file_attributes a;
     struct stat st {};
-    if (::lstat(target.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
-        a.mode = st.st_mode & 0777;
-        a.replaces = true;
-        a.uid = st.st_uid;
-        a.gid = st.st_gid;
-    } else {
-        a.mode = 0666 & ~current_umask();
+    if (::lstat(target.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return a;
+    a.replaces = true;
+    a.mode = st.st_mode & 0777;
+    a.uid = st.st_uid;
+    a.gid = st.st_gid;
+    for (;;) {
+        const ssize_t n = ::lgetxattr(target.c_str(), "system.posix_acl_access", nullptr, 0);
+        if (n <= 0) break;  // none, or no ACLs on this file system
+        a.acl.resize(static_cast<std::size_t>(n));
+        const ssize_t m =
+            ::lgetxattr(target.c_str(), "system.posix_acl_access", a.acl.data(), a.acl.size());
+        if (m >= 0) {
+            a.acl.resize(static_cast<std::size_t>(m));
+            break;
+        }
+        a.acl.clear();
+        if (errno != ERANGE) break;  // ERANGE: it grew meanwhile, ask again
     }
     return a;
 }
 
-/// Gives `f` (made by file::create_private) the attributes `a`.
+/// The permission bits for a file whose group could not be kept: the group bits would then
+/// apply to another group, which gets no more than everyone else had.
+[[nodiscard]] constexpr mode_t mode_for_another_group(mode_t mode) noexcept {
+    const mode_t group = (mode >> 3) & 7, other = mode & 7;
+    return (mode & ~mode_t{070}) | ((group & other) << 3);
+}
+
+/// Gives `f` (made by file::create_private) the attributes `a`, as far as the system allows and
+/// never more widely readable than the file it replaces (cp -p's rule): a group that cannot be
+/// kept gets no more than others had, and an ACL that cannot be copied leaves the owner alone.
+/// Permission changes a file system refuses (some FUSE mounts) leave the file private.
 inline void keep_attributes(const file& f, const file_attributes& a) {
-    // the owner and group as far as allowed, like cp -p: only root can give a file away, others
-    // may set a group they belong to
-    if (a.replaces && ::fchown(f.fd(), ::geteuid() == 0 ? a.uid : static_cast<uid_t>(-1), a.gid)) {
-        // refused (not a member of the group, or a user namespace that cannot map the owner):
-        // the new file stays the writer's, as any file it creates
+    if (!a.replaces) {
+        (void)::fchmod(f.fd(), f.created_mode());
+        return;
     }
-    if (::fchmod(f.fd(), a.mode) != 0) fail_system("set the permissions of", f.path(), errno);
+    // only root can give a file away; others may set a group they belong to
+    const bool group_kept =
+        ::fchown(f.fd(), ::geteuid() == 0 ? a.uid : static_cast<uid_t>(-1), a.gid) == 0;
+    mode_t mode = group_kept ? a.mode : mode_for_another_group(a.mode);
+    if (!a.acl.empty()) {
+        // with an ACL, the group bits are its mask, not the group's rights: copy the ACL itself
+        // (which sets the mode bits too), or keep the owner's rights alone
+        if (group_kept &&
+            ::fsetxattr(f.fd(), "system.posix_acl_access", a.acl.data(), a.acl.size(), 0) == 0)
+            return;
+        mode &= 0700;
+    }
+    (void)::fchmod(f.fd(), mode);
 }
 
 /// Writes `target` whole or not at all: `fill(f)` writes a new file under a private name beside
