@@ -106,6 +106,16 @@ TEST_CASE("text hostile: a wide first line allocates nothing before a ragged row
     CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "empty.csv"); }) ==
           "ndshard: cannot parse " + q(dir / "empty.csv") +
               " line 52, column 1: expected a number, found ''");
+    // empty fields in every row: each line ends in its '\n', so none can hold 2 values in 3
+    // bytes; the first is named (it was "the file changed")
+    write_file(dir / "gaps.csv", ",5\n,5\n");
+    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps.csv"); }) ==
+          "ndshard: cannot parse " + q(dir / "gaps.csv") +
+              " line 1, column 1: expected a number, found ''");
+    write_file(dir / "gaps2.csv", "1,,3\n1,,3\n");
+    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps2.csv"); }) ==
+          "ndshard: cannot parse " + q(dir / "gaps2.csv") +
+              " line 1, column 3: expected a number, found ''");
 }
 
 TEST_CASE("text hostile: the allocation bound is what the bytes can hold", "[text][hostile]") {
@@ -195,6 +205,15 @@ TEST_CASE("text hostile: lines that end in a lone carriage return", "[text][host
     // space-separated: the lines are not glued into one row
     write_file(dir / "cr.txt", "1 2\r3 4\r");
     require_same_bits(ndshard::read_text<double>(dir / "cr.txt"),
+                      xt::xtensor<double, 2>{{1, 2}, {3, 4}});
+    // a file with any '\n' is not a lone-CR file: "\r\r\n" (CRLF converted twice) and a stray
+    // '\r' keep their line numbers
+    write_file(dir / "crcrlf.csv", "1,2\r\r\n3,x\r\r\n");
+    CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "crcrlf.csv"); }) ==
+          "ndshard: cannot parse " + q(dir / "crcrlf.csv") +
+              " line 2, column 3: expected a number, found 'x'");
+    write_file(dir / "stray.txt", "1\r2\n3 4\n");
+    require_same_bits(ndshard::read_text<double>(dir / "stray.txt"),
                       xt::xtensor<double, 2>{{1, 2}, {3, 4}});
     // CRLF files are read as before ('\r' before '\n' is a space)
     write_file(dir / "crlf.csv", "1,2\r\n3,4\r\n");

@@ -52,6 +52,9 @@ struct text_write_options {
     int precision = -1;       ///< -1: shortest round-trip; 1 to 767: significant digits ("%.<p>g")
     std::size_t threads = 0;  ///< 0: all cores
     thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call
+    /// fsync the new file before it replaces the old one, as write_npy does: without it a power
+    /// loss after the rename can leave an empty or partial file where the old one was
+    bool sync = true;
 };
 
 /// Reads a text file of rows into a (rows, columns) array. The file is cut into ranges of about
@@ -73,7 +76,7 @@ template <class T>
 /// Writes `a` as text, one row per line. Every worker formats blocks of values into its own
 /// bounded buffer and places them in order with pwrite, so memory stays bounded (48 MiB for all
 /// buffers together) whatever the size of `a`. The file appears whole or not at all (written
-/// beside it, then renamed).
+/// beside it, fsynced unless `sync` is false, then renamed); errors name `file`.
 template <class E>
 void write_text(const std::filesystem::path& file, const xt::xexpression<E>& a,
                 const text_write_options& options = {});

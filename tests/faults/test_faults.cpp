@@ -172,3 +172,25 @@ TEST_CASE("faults: read errors name the shard", "[faults]") {
     fault::reset();
     CHECK((ndshard::load<std::int32_t>(dir) == ndshard_test::small_array()));
 }
+
+TEST_CASE("faults: write_text fsyncs before the rename, and a failed fsync keeps the old file",
+          "[faults][text]") {
+    ndshard_test::temp_dir tmp;
+    const fault::scope faults;
+    const xt::xtensor<double, 2> a = {{1.5, 2}, {3, 4}};
+    ndshard::write_text(tmp / "x.tsv", a);
+    const std::string before = ndshard_test::read_file(tmp / "x.tsv");
+    fault::fail(fault::op::fsync, "x.tsv.tmp-", EIO);
+    CHECK(error_of([&] { ndshard::write_text(tmp / "x.tsv", a * 2.0); }) ==
+          "ndshard: cannot sync '" + (tmp / "x.tsv").string() + "': Input/output error");
+    fault::reset();
+    CHECK(ndshard_test::list_dir(tmp.path()) == std::set<std::string>{"x.tsv"});
+    CHECK(ndshard_test::read_file(tmp / "x.tsv") == before);
+    // sync = false: no fsync is asked for, so the same fault never fires
+    fault::fail(fault::op::fsync, "x.tsv.tmp-", EIO);
+    ndshard::text_write_options no_sync;
+    no_sync.sync = false;
+    ndshard::write_text(tmp / "x.tsv", a * 2.0, no_sync);
+    fault::reset();
+    CHECK(ndshard_test::read_file(tmp / "x.tsv") == "3\t4\n6\t8\n");
+}

@@ -139,12 +139,19 @@ inline counted_text count_text(const text_layout& layout, text_ranges& ranges,
 template <class T>
 void parse_counted(const row_parser<T>& parser, text_ranges& ranges, const counted_text& c,
                    std::size_t columns, T* dest, std::string* words, thread_pool* pool) {
-    run_tasks(pool, ranges.size(), [&](std::size_t i) {
-        const text_ranges::bytes r(ranges, i, true);
-        const std::size_t row = c.first_row[i];
-        parser.parse_range(r.begin(), r.end(), c.line[i], c.first_row[i + 1] - row,
-                           dest + row * columns, words ? words + row : nullptr);
-    });
+    try {
+        run_tasks(pool, ranges.size(), [&](std::size_t i) {
+            const text_ranges::bytes r(ranges, i, true);
+            const std::size_t row = c.first_row[i];
+            parser.parse_range(r.begin(), r.end(), c.line[i], c.first_row[i + 1] - row,
+                               dest + row * columns, words ? words + row : nullptr);
+        });
+    } catch (const parse_error&) {
+        // rewritten in place between the passes, a file fails to parse at a line that means
+        // nothing: say that it changed
+        ranges.source().check_unchanged();
+        throw;
+    }
     ranges.source().check_unchanged();
 }
 
@@ -167,10 +174,12 @@ template <class T>
     std::size_t line = start.line;
     const row_parser<T> parser(layout, columns, words);
     for (std::string_view s; !(s = next_data_line(layout, lines, line)).empty(); ++line) {
-        if (layout.count_fields(s.data(), s.data() + s.size()) == fields &&
-            s.size() + 1 >= 2 * columns)
+        // a row of c values takes at least 2c - 1 bytes and its '\n'
+        const std::size_t least = columns == 0 ? 0 : 2 * columns - (s.back() == '\n' ? 0 : 1);
+        if (layout.count_fields(s.data(), s.data() + s.size()) == fields && s.size() >= least)
             continue;
-        const std::unique_ptr<T[]> values(new T[columns]);  // at most the line's bytes / 2
+        // the parse stops within the line: it cannot fill more values than the line holds
+        const std::unique_ptr<T[]> values(new T[std::min(columns, s.size() / 2 + 1)]);
         std::string word;
         parser.parse_range(s.data(), s.data() + s.size(), line, 1, values.get(),
                            words ? &word : nullptr);
@@ -370,7 +379,7 @@ void write_text_rows(const std::filesystem::path& target, const row_source<T>& s
         return block_formatter<T>(src, 0, src.rows(), options.delimiter, options.precision, budget);
     };
     const std::size_t blocks = make().blocks();
-    write_atomically(target, false, false, [&](const file& f) {
+    write_atomically(target, options.sync, true, [&](const file& f) {
         ordered_offsets offsets;
         std::atomic<std::size_t> next{0};
         with_pool(options.pool, threads, std::min(threads, blocks), [&](std::size_t) {
@@ -388,6 +397,7 @@ void write_text_rows(const std::filesystem::path& target, const row_source<T>& s
             }
         });
     });
+    if (options.sync) sync_directory(target.has_parent_path() ? target.parent_path() : ".");
 }
 
 }  // namespace ndshard::detail

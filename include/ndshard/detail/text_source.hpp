@@ -28,13 +28,15 @@ namespace ndshard::detail {
 /// size or time when the read is done, means the file changed while it was read.
 ///
 /// Old spreadsheet CSVs end their lines with a lone '\r'. With `cr_lines`, a file whose first
-/// line ends that way is read with every '\r' turned into '\n' (as numpy's universal newlines
-/// read it); files with '\n' or "\r\n" line ends are read as they are.
+/// line ends that way and whose first 64 KiB hold no '\n' at all is read with every '\r' turned
+/// into '\n' (as numpy's universal newlines read it); files with '\n' or "\r\n" line ends are
+/// read as they are ('\r' is a space there), also one with a stray '\r' or "\r\r\n".
 class text_source {
   public:
     explicit text_source(file f, bool cr_lines = false) : f_(std::move(f)) {
-        size_ = f_.size();  // refuses directories and anything but a regular file
+        (void)f_.size();  // refuses directories and anything but a regular file
         opened_ = status();
+        size_ = static_cast<std::uint64_t>(opened_.st_size);  // the size the times go with
         if (cr_lines) cr_ = first_line_ends_in_cr();
     }
 
@@ -70,26 +72,11 @@ class text_source {
         return st;
     }
 
-    /// Whether the first line end is a '\r' that no '\n' follows.
+    /// Whether the first line end is a '\r' and the first 64 KiB (or the file) hold no '\n'.
     bool first_line_ends_in_cr() const {
-        std::string buf;
-        for (std::uint64_t at = 0; at < size_;) {
-            buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size_ - at, 64 << 10)));
-            read(at, buf.size(), buf.data());
-            const std::size_t e = buf.find_first_of("\r\n");
-            if (e != std::string::npos) {
-                if (buf[e] == '\n') return false;
-                char next = 0;
-                if (e + 1 < buf.size()) {
-                    next = buf[e + 1];
-                } else if (at + e + 1 < size_) {
-                    read(at + e + 1, 1, &next);
-                }
-                return next != '\n';
-            }
-            at += buf.size();
-        }
-        return false;
+        std::string buf(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 64 << 10)), '\0');
+        read(0, buf.size(), buf.data());
+        return buf.find('\n') == std::string::npos && buf.find('\r') != std::string::npos;
     }
 
     file f_;
@@ -164,11 +151,14 @@ class line_reader {
     std::vector<std::uint64_t> cuts{begin};
     const std::uint64_t size = end - begin;
     if (pieces == 0) pieces = 1;
-    for (std::size_t k = 1; k < pieces; ++k) {
-        std::uint64_t c = begin + size / pieces * k + size % pieces * k / pieces;
-        if (c <= cuts.back()) continue;
-        c = line_start_at(src, c, end);
-        if (c > cuts.back() && c < end) cuts.push_back(c);
+    // where the last search ended: a cut before it lies in a line already passed, so a long line
+    // is read once, not once per cut inside it
+    std::uint64_t reached = begin;
+    for (std::size_t k = 1; k < pieces && reached < end; ++k) {
+        const std::uint64_t c = begin + size / pieces * k + size % pieces * k / pieces;
+        if (c <= reached) continue;
+        reached = line_start_at(src, c, end);
+        if (reached < end) cuts.push_back(reached);
     }
     if (end > begin) cuts.push_back(end);
     return cuts;
