@@ -1,6 +1,9 @@
 // What a save may remove: only files named exactly as ndshard names shards
 // ("part-<generation padded to 6>-<index padded to 5>.<npy|csv|tsv>") that the manifest does not
 // list. A user's files that merely look like shards survive every save.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <ndshard/ndshard.hpp>
 #include <set>
@@ -83,7 +86,8 @@ TEST_CASE("cleanup: a save never overwrites another program's manifest.json", "[
     const auto dir = tmp / "ds";
     std::filesystem::create_directory(dir);
     // a common name: a project's own manifest, valid JSON or not
-    for (const std::string text : {"{\"name\": \"my project\", \"files\": []}\n", "name: x\n"}) {
+    for (const std::string text : {"{\"name\": \"my project\", \"files\": []}\n", "name: x\n",
+                                   "{\"deps\": {\"ndshard\": \"1.0\"}}"}) {
         ndshard_test::write_file(dir / "manifest.json", text);
         ndshard_test::write_file(dir / "part-000001-00000.npy", "user bytes");
         CHECK(ndshard_test::error_of([&] { (void)ndshard::save(dir, values()); }) ==
@@ -93,6 +97,16 @@ TEST_CASE("cleanup: a save never overwrites another program's manifest.json", "[
         CHECK(ndshard_test::read_file(dir / "manifest.json") == text);
         CHECK(ndshard_test::read_file(dir / "part-000001-00000.npy") == "user bytes");
     }
+    // one that cannot be read may be anyone's: the read error stops the save
+    ndshard_test::write_file(dir / "manifest.json", "secret");
+    REQUIRE(::chmod((dir / "manifest.json").c_str(), 0) == 0);
+    if (::access((dir / "manifest.json").c_str(), R_OK) != 0) {  // root reads it anyway
+        CHECK(ndshard_test::error_of([&] { (void)ndshard::save(dir, values()); }) ==
+              "ndshard: cannot open for reading '" + (dir / "manifest.json").string() +
+                  "': Permission denied");
+    }
+    REQUIRE(::chmod((dir / "manifest.json").c_str(), 0644) == 0);
+    CHECK(ndshard_test::read_file(dir / "manifest.json") == "secret");
     // a damaged manifest of ndshard's own is replaced, and the dataset saved again
     std::filesystem::remove_all(dir);
     (void)ndshard::save(dir, values());

@@ -266,15 +266,21 @@ inline dataset_info read_manifest(const std::filesystem::path& dir) {
     return parse_manifest(read_small_file(path, manifest_max_bytes), path);
 }
 
-/// Whether a manifest that does not parse is still ndshard's (damaged): it can be read and holds
-/// the "ndshard" field name. A file that cannot be read at all counts as someone else's.
-inline bool names_ndshard(const std::filesystem::path& manifest) noexcept {
-    try {
-        return read_small_file(manifest, manifest_max_bytes).find("\"ndshard\"") !=
-               std::string::npos;
-    } catch (...) {
-        return false;
+/// Whether the text of a manifest that does not parse is still ndshard's (damaged): it holds
+/// the format version field every ndshard manifest has, "ndshard": <digit> (a foreign file that
+/// merely mentions ndshard, as {"deps": {"ndshard": "1.0"}}, does not).
+inline bool names_ndshard_version(std::string_view text) noexcept {
+    for (std::size_t at = 0; (at = text.find("\"ndshard\"", at)) != std::string_view::npos;) {
+        at += 9;
+        std::size_t p = at;
+        while (p < text.size() && (text[p] == ' ' || text[p] == '\n' || text[p] == '\t'))
+            ++p;
+        if (p == text.size() || text[p++] != ':') continue;
+        while (p < text.size() && (text[p] == ' ' || text[p] == '\n' || text[p] == '\t'))
+            ++p;
+        if (p < text.size() && text[p] >= '0' && text[p] <= '9') return true;
     }
+    return false;
 }
 
 /// Writes a file's bytes, fsyncs it (when asked) and renames it into place.
@@ -494,13 +500,17 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     std::optional<dataset_info> live;
     const bool have_manifest = std::filesystem::exists(dir / manifest_name, ec);
     if (ec) fail_system("stat", dir / manifest_name, ec.value());
-    if (have_manifest) {
+    // a directory in the manifest's place: the commit below says so ("Is a directory")
+    if (have_manifest && !std::filesystem::is_directory(dir / manifest_name, ec)) {
+        // one that cannot be read (too large, no permission, a link, a FIFO) may be anyone's:
+        // that error stops the save, and nothing is written
+        const std::string text = read_small_file(dir / manifest_name, manifest_max_bytes);
         try {
-            live = read_manifest(dir);
+            live = parse_manifest(text, dir / manifest_name);
         } catch (const error&) {
             // a damaged manifest of ndshard's is replaced by the commit below, and its shards
             // removed after it; a manifest.json of another program is never overwritten
-            if (!names_ndshard(dir / manifest_name))
+            if (!names_ndshard_version(text))
                 fail("cannot save", dir / manifest_name,
                      "expected no file or an ndshard manifest there, found a file another "
                      "program wrote (move it away, or save into another directory)");
