@@ -68,8 +68,10 @@ template <class E>
         src.fill = [&e](std::size_t, std::size_t, T* out) { *out = e(); };
     } else {
         // xtensor computes a view's strides lazily inside const methods: compute them here, on
-        // one thread, before workers evaluate the expression in parallel (else a data race)
-        if (src.shape[0] > 0) {
+        // one thread, before workers evaluate the expression in parallel (else a data race).
+        // Not on an empty expression: xtensor's end of an empty array offsets a null pointer
+        // (undefined behaviour, and nothing is evaluated then anyway).
+        if (src.row_size() > 0 && src.shape[0] > 0) {
             auto warm = xt::view(e, xt::range(0, 1));
             (void)warm.template cbegin<xt::layout_type::row_major>();
             (void)warm.template cend<xt::layout_type::row_major>();
