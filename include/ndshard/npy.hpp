@@ -181,7 +181,7 @@ class npy_dict_parser {
     std::vector<std::size_t> tuple() {
         std::vector<std::size_t> shape;
         expect('(');
-        std::uint64_t total = 1;
+        std::uint64_t total = 1, strides = 1;
         for (;;) {
             skip_ws();
             if (peek() == ')') {
@@ -204,6 +204,9 @@ class npy_dict_parser {
             shape.push_back(static_cast<std::size_t>(v));
             if (!checked_mul(total, v, total))
                 npy_fail(file_, "'shape' holds more than 2^63 elements");
+            // an empty array's strides are products of its other dimensions: they must fit too
+            if (v != 0 && !checked_mul(strides, v, strides))
+                npy_fail(file_, "'shape' has dimensions whose product is more than 2^63");
             skip_ws();
             if (peek() == ',') {
                 ++i_;

@@ -160,12 +160,15 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     if (!shape.is_array() || shape.size() > 64)
         manifest_fail(file, "expected 'shape' to be an array of at most 64 integers, found " +
                                 json_excerpt(shape));
-    std::uint64_t total = pd.type.size;
+    std::uint64_t total = pd.type.size, strides = pd.type.size;
     for (const auto& d : shape) {
         info.shape.push_back(
             static_cast<std::size_t>(json_uint(d, "a dimension of 'shape'", file)));
         if (!checked_mul(total, info.shape.back(), total))
             manifest_fail(file, "'shape' describes more than 2^63 bytes");
+        // an empty array's strides are products of its other dimensions: they must fit too
+        if (info.shape.back() != 0 && !checked_mul(strides, info.shape.back(), strides))
+            manifest_fail(file, "'shape' has dimensions whose product is more than 2^63 bytes");
     }
     const auto& fmt = json_field(j, "format", file);
     const std::string f = fmt.is_string() ? fmt.get<std::string>() : std::string();
