@@ -51,6 +51,11 @@ struct shard_info {
     std::size_t first_row = 0, last_row = 0;
     std::uint64_t bytes = 0;
     std::string checksum;  ///< "xxh3:<16 hex digits>", empty when the manifest has none
+    /// The xxh3 of each consecutive `block_bytes` of the file (the last block may be shorter),
+    /// which partial reads check; empty (and `block_bytes` 0) for shards written before ndshard
+    /// recorded them, whose partial reads with `verify` hash the whole file instead.
+    std::uint64_t block_bytes = 0;
+    std::vector<std::uint64_t> block_checksums;
 };
 
 struct dataset_info {
@@ -76,6 +81,20 @@ template <class T>
 /// already have the dataset's shape. On error `out` holds unspecified values.
 template <class C>
 void load_into(const std::filesystem::path& dir, C& out, const load_options& options = {});
+
+/// Reads rows [first, last) of a dataset into a new array of shape (last - first, ...): only the
+/// shards that overlap the range are opened, and of an .npy shard only the bytes of those rows
+/// (with `verify`, also the rest of the 1 MiB checksum blocks they lie in). A text shard the
+/// range starts or ends inside is parsed whole, into a buffer of its rows. first > last, a last
+/// past the dataset's rows, or a rank-0 dataset is an ndshard::error naming the directory.
+template <class T>
+[[nodiscard]] xt::xarray<T> load_rows(const std::filesystem::path& dir, std::size_t first,
+                                      std::size_t last, const load_options& options = {});
+
+/// load_rows into `out`, prepared as load_into prepares it (shape (last - first, ...)).
+template <class C>
+void load_rows_into(const std::filesystem::path& dir, std::size_t first, std::size_t last, C& out,
+                    const load_options& options = {});
 
 /// Reads and validates a dataset's manifest.
 [[nodiscard]] dataset_info inspect(const std::filesystem::path& dir);

@@ -29,6 +29,14 @@ namespace ndshard {
 template <class T>
 [[nodiscard]] xt::xarray<T> read_npy(const std::filesystem::path& file, std::size_t threads = 0);
 
+/// Reads rows [first, last) of a .npy file into an array of shape (last - first, ...): only those
+/// rows' bytes are read, by `threads` threads (0: all cores). first > last, a last past the
+/// file's rows, a rank-0 file, or a Fortran-ordered file of rank 2 or more (whose rows are not
+/// contiguous: read_npy reads it whole) is an ndshard::error naming the file.
+template <class T>
+[[nodiscard]] xt::xarray<T> read_npy_rows(const std::filesystem::path& file, std::size_t first,
+                                          std::size_t last, std::size_t threads = 0);
+
 struct npy_write_options {
     std::size_t threads = 0;  ///< 0: all cores
     bool sync = true;         ///< fsync the file before the rename and the directory after it
@@ -108,15 +116,42 @@ void write_npy_rows(const std::filesystem::path& target, const row_source<T>& sr
 
 }  // namespace detail
 
+namespace detail {
+
+/// Opens a .npy file and reads its header, checking that it holds T elements.
+template <class T>
+npy_header open_npy_of(const file& f) {
+    npy_header h = read_npy_header(f);  // also checks the file size against the shape
+    if (h.type.type != dtype_of<T>())
+        fail("cannot read", f.path(),
+             "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) + "), found " +
+                 shorten(h.descr) + " (" + dtype_name(h.type.type) + ")");
+    return h;
+}
+
+/// Checks that rows [first, last) of the .npy file `h` describes can be read in place.
+inline void check_npy_rows(const file& f, const npy_header& h, std::size_t first,
+                           std::size_t last) {
+    if (h.fortran_order && h.shape.size() > 1)
+        fail("cannot read rows of", f.path(),
+             "expected a C-ordered file, found Fortran order (its rows are not contiguous: "
+             "read_npy reads it whole)");
+    if (h.shape.empty())
+        fail("cannot read rows of", f.path(),
+             "expected an array of rank 1 or more for a row range, found rank 0");
+    if (first > last || last > h.shape[0])
+        fail("cannot read rows of", f.path(),
+             "expected a row range [first, last) with first <= last <= " +
+                 std::to_string(h.shape[0]) + " (the rows there are), found [" +
+                 std::to_string(first) + ", " + std::to_string(last) + ")");
+}
+
+}  // namespace detail
+
 template <class T>
 xt::xarray<T> read_npy(const std::filesystem::path& path, std::size_t threads) {
     const file f = file::open_read(path);
-    const npy_header h = read_npy_header(f);  // also checks the file size against the shape
-    if (h.type.type != dtype_of<T>())
-        detail::fail("cannot read", path,
-                     "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) +
-                         "), found " + detail::shorten(h.descr) + " (" + dtype_name(h.type.type) +
-                         ")");
+    const npy_header h = detail::open_npy_of<T>(f);
     const auto n = static_cast<std::size_t>(h.elements());
     if (h.fortran_order && h.shape.size() > 1) {
         // column-major on disk: read it as such, then lay it out in C order (one extra copy)
@@ -129,6 +164,21 @@ xt::xarray<T> read_npy(const std::filesystem::path& path, std::size_t threads) {
     }
     xt::xarray<T> out = detail::allocate_array<T>(h.shape);
     detail::parallel_read_elements(f, h.data_offset, out.data(), n, threads, h.type.swap);
+    return out;
+}
+
+template <class T>
+xt::xarray<T> read_npy_rows(const std::filesystem::path& path, std::size_t first, std::size_t last,
+                            std::size_t threads) {
+    const file f = file::open_read(path);
+    const npy_header h = detail::open_npy_of<T>(f);
+    detail::check_npy_rows(f, h, first, last);
+    std::vector<std::size_t> shape = h.shape;
+    shape[0] = last - first;
+    const std::size_t row_size = detail::row_size_of(shape);
+    xt::xarray<T> out = detail::allocate_array<T>(shape);
+    detail::parallel_read_elements(f, h.data_offset + std::uint64_t{first} * row_size * sizeof(T),
+                                   out.data(), (last - first) * row_size, threads, h.type.swap);
     return out;
 }
 

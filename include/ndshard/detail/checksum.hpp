@@ -26,10 +26,12 @@
 #define NDSHARD_XXH3_AVX2 1
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace ndshard::detail {
 
@@ -72,6 +74,7 @@ class xxh3_stream {
         if (n) xxh3_update(state_, data, n);
     }
     [[nodiscard]] std::uint64_t digest() const noexcept { return XXH3_64bits_digest(state_); }
+    void reset() noexcept { XXH3_64bits_reset(state_); }
     /// "xxh3:0123456789abcdef", the manifest's spelling.
     [[nodiscard]] std::string text() const { return checksum_text(digest()); }
 
@@ -85,6 +88,53 @@ class xxh3_stream {
 
   private:
     XXH3_state_t* state_;
+};
+
+/// Bytes per block checksum: a partial read hashes the blocks that hold its bytes, so it reads at
+/// most one block too many at each end (and a manifest lists one checksum per MiB: 25 bytes of
+/// JSON per MiB of data).
+inline constexpr std::uint64_t block_checksum_bytes = std::uint64_t{1} << 20;
+
+/// What a shard's writer hashes: the whole file (the manifest's "checksum", which every ndshard
+/// version checks) and each block of `block_bytes` from the start of the file (its
+/// "block_checksums", which partial reads check).
+class shard_hasher {
+  public:
+    explicit shard_hasher(std::uint64_t block_bytes = block_checksum_bytes)
+        : block_bytes_(block_bytes) {}
+
+    void update(const void* data, std::size_t n) {
+        whole_.update(data, n);
+        const auto* p = static_cast<const char*>(data);
+        while (n > 0) {
+            const auto k =
+                static_cast<std::size_t>(std::min<std::uint64_t>(n, block_bytes_ - in_block_));
+            block_.update(p, k);
+            in_block_ += k;
+            p += k;
+            n -= k;
+            if (in_block_ == block_bytes_) end_block();
+        }
+    }
+    /// The whole file's checksum, "xxh3:<16 hex digits>".
+    [[nodiscard]] std::string text() const { return whole_.text(); }
+    /// The checksum of every block, the last one possibly short (none for an empty file).
+    [[nodiscard]] std::vector<std::uint64_t> blocks() {
+        if (in_block_ > 0) end_block();
+        return std::move(blocks_);
+    }
+    [[nodiscard]] std::uint64_t block_bytes() const noexcept { return block_bytes_; }
+
+  private:
+    void end_block() {
+        blocks_.push_back(block_.digest());
+        block_.reset();
+        in_block_ = 0;
+    }
+    std::uint64_t block_bytes_;
+    std::uint64_t in_block_ = 0;
+    xxh3_stream whole_, block_;
+    std::vector<std::uint64_t> blocks_;
 };
 
 }  // namespace ndshard::detail

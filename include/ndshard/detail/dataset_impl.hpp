@@ -7,6 +7,7 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -127,6 +128,41 @@ inline const nlohmann::json& json_field(const nlohmann::json& obj, const char* k
     return *it;
 }
 
+/// A shard entry's block checksums: "block_bytes" (1 to 2^30) and "block_xxh3", 16 hex digits
+/// per block, one block per `block_bytes` of the file (the last may be shorter). Both or neither.
+inline void parse_block_checksums(const nlohmann::json& s, shard_info& si, const std::string& where,
+                                  const std::filesystem::path& file) {
+    const auto b = s.find("block_bytes");
+    const auto x = s.find("block_xxh3");
+    if (b == s.end() && x == s.end()) return;
+    if (b == s.end() || x == s.end())
+        manifest_fail(file, "expected both 'block_bytes' and 'block_xxh3' in " + where +
+                                ", found only '" + (b == s.end() ? "block_xxh3" : "block_bytes") +
+                                "'");
+    si.block_bytes = json_uint(*b, "'block_bytes'", file);
+    if (si.block_bytes == 0 || si.block_bytes > (std::uint64_t{1} << 30))
+        manifest_fail(file, "expected 'block_bytes' of " + where + " from 1 to 2^30, found " +
+                                std::to_string(si.block_bytes));
+    const std::uint64_t blocks =
+        si.bytes / si.block_bytes + (si.bytes % si.block_bytes != 0 ? 1 : 0);
+    const std::string* hex = x->is_string() ? &x->get_ref<const std::string&>() : nullptr;
+    if (!hex || hex->size() % 16 != 0 || hex->size() / 16 != blocks ||
+        hex->find_first_not_of("0123456789abcdef") != std::string::npos)
+        manifest_fail(file, "expected 'block_xxh3' of " + where + " to hold " +
+                                std::to_string(blocks) + " checksums of 16 hex digits (" +
+                                std::to_string(si.bytes) + " bytes in blocks of " +
+                                std::to_string(si.block_bytes) + "), found " + json_excerpt(*x));
+    si.block_checksums.resize(static_cast<std::size_t>(blocks));
+    for (std::size_t k = 0; k < si.block_checksums.size(); ++k) {
+        std::uint64_t v = 0;
+        for (std::size_t j = 0; j < 16; ++j) {
+            const char c = (*hex)[16 * k + j];
+            v = v << 4 | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+        si.block_checksums[k] = v;
+    }
+}
+
 /// Parses and validates a manifest's text: fields, types, dtype, shape (no overflow), shard paths
 /// (plain names inside the directory) and rows (cover [0, rows) in order, no gaps or overlaps).
 inline dataset_info parse_manifest(std::string_view text, const std::filesystem::path& file) {
@@ -226,6 +262,7 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
                                         " as \"xxh3:<16 hex digits>\", found " + json_excerpt(*c));
             si.checksum = cs;
         }
+        parse_block_checksums(s, si, where, file);
         info.shards.push_back(std::move(si));
     }
     if (next != rows)
@@ -246,6 +283,14 @@ inline std::string manifest_text(const dataset_info& info) {
         nlohmann::json e = {
             {"path", s.path}, {"rows", {s.first_row, s.last_row}}, {"bytes", s.bytes}};
         if (!s.checksum.empty()) e["checksum"] = s.checksum;  // "" would not parse back
+        if (s.block_bytes != 0) {
+            e["block_bytes"] = s.block_bytes;
+            std::string hex;
+            hex.reserve(16 * s.block_checksums.size());
+            for (const std::uint64_t h : s.block_checksums)
+                hex += xxh3_stream::checksum_text(h).substr(5);
+            e["block_xxh3"] = std::move(hex);
+        }
         shards.push_back(std::move(e));
     }
     return j.dump(1) + "\n";
@@ -296,7 +341,7 @@ inline void write_file_atomically(const std::filesystem::path& target, std::stri
 /// Writes rows [first, last) of `src` as one complete .npy file; returns its size and checksum.
 template <class T>
 void write_npy_shard(const file& f, const row_source<T>& src, std::size_t first, std::size_t last,
-                     bool whole, xxh3_stream& hash, std::uint64_t& bytes) {
+                     bool whole, shard_hasher& hash, std::uint64_t& bytes) {
     std::vector<std::size_t> shape = src.shape;
     if (!whole) shape[0] = last - first;  // a rank-0 source is always written whole
     const std::string header = encode_npy_header(descr_of<T>(), shape);
@@ -382,56 +427,147 @@ inline file check_shard(const std::filesystem::path& dir, const dataset_info& in
              ": the shard is corrupt");
 }
 
-/// Reads one .npy shard of `Src` elements into `dest` (its first row) as `T` elements, checking
-/// the header against the manifest and, with `verify`, the checksum. Same types: straight into
-/// `dest`. Different types: through a bounded buffer, converted by convert_value; a value `T`
-/// cannot hold is reported after the checksum (a corrupt shard is named as corrupt).
+/// How a read of part of a shard checks what it reads: not at all, by the checksums of the
+/// blocks that hold its bytes, or by the whole file's checksum (which means hashing all of it).
+enum class shard_check { none, blocks, whole };
+
+/// The check a read of bytes [begin, end) of shard `s` makes: the whole file's checksum when
+/// the read covers all the data anyway (every ndshard version wrote it), else the blocks' when
+/// the manifest lists them, else the whole file's (older datasets: the shard is read in full).
+inline shard_check check_for(const shard_info& s, bool verify, bool whole_read) noexcept {
+    if (!verify) return shard_check::none;
+    if (!s.checksum.empty() && (whole_read || s.block_checksums.empty())) return shard_check::whole;
+    if (!s.block_checksums.empty()) return shard_check::blocks;
+    return shard_check::none;
+}
+
+/// Reads bytes [begin, end) of shard file `f`, checked as `check` says (reading the bytes the
+/// checksums cover beyond the range into a scratch buffer). With `out`, the range's bytes are
+/// read straight into it; else `sink(const char* p, std::size_t n)` receives them in order, in
+/// pieces of at most chunk_bytes. Values may reach `out` or `sink` before the checksum that
+/// covers them is found wrong: the caller's destination is then unspecified, as for any error.
+template <class Sink>
+void read_shard_bytes(const file& f, const shard_info& s, std::uint64_t begin, std::uint64_t end,
+                      shard_check check, char* out, Sink&& sink) {
+    std::uint64_t from = begin, to = end;
+    const std::uint64_t bb = s.block_bytes;
+    if (check == shard_check::whole) {
+        from = 0;
+        to = s.bytes;
+    } else if (check == shard_check::blocks) {
+        from = begin / bb * bb;
+        to = end == 0 ? 0 : std::min(s.bytes, (end - 1) / bb * bb + bb);
+    }
+    scratch<char> buffer;
+    xxh3_stream hash;
+    for (std::uint64_t x = from; x < to;) {
+        std::uint64_t y = std::min<std::uint64_t>(to, x + chunk_bytes);
+        if (check == shard_check::blocks) y = std::min(y, x / bb * bb + bb);
+        if (x < begin) {
+            y = std::min(y, begin);
+        } else if (x < end) {
+            y = std::min(y, end);
+        }
+        const bool inside = x >= begin && x < end;
+        const auto n = static_cast<std::size_t>(y - x);
+        char* p = inside && out ? out + (x - begin) : buffer.get(chunk_bytes);
+        f.pread_full(p, n, x);
+        if (check != shard_check::none) hash.update(p, n);
+        if (inside && !out) sink(static_cast<const char*>(p), n);
+        if (check == shard_check::blocks && (y % bb == 0 || y == s.bytes)) {
+            const std::uint64_t k = (y - 1) / bb;
+            if (hash.digest() != s.block_checksums[static_cast<std::size_t>(k)])
+                fail(
+                    "checksum mismatch in", f.path(),
+                    "expected " +
+                        xxh3_stream::checksum_text(s.block_checksums[static_cast<std::size_t>(k)]) +
+                        " for bytes [" + std::to_string(k * bb) + ", " + std::to_string(y) +
+                        ") (from the manifest), found " + hash.text() + ": the shard is corrupt");
+            hash.reset();
+        }
+        x = y;
+    }
+    if (check == shard_check::whole && hash.text() != s.checksum) checksum_fail(f.path(), s, hash);
+}
+
+/// Reads rows [a, b) of one .npy shard of `Src` elements (rows counted from the shard's first)
+/// into `dest` as `T` elements, checking the header against the manifest and, with `verify`,
+/// the checksums that cover the bytes read (check_for). Same types: straight into `dest`.
+/// Different types: through a bounded buffer, converted by convert_value; a value `T` cannot
+/// hold is reported after the checksum (a corrupt shard is named as corrupt).
 template <class Src, class T>
 void read_npy_shard(const std::filesystem::path& dir, const dataset_info& info, const shard_info& s,
-                    T* dest, bool verify) {
+                    std::size_t a, std::size_t b, T* dest, bool verify) {
     const file f = open_shard(dir, s);
-    std::string raw;
-    const npy_header h = check_npy_shard_header(f, s, info, &raw);
-    xxh3_stream hash;
-    if (verify) hash.update(raw.data(), raw.size());
-    const std::uint64_t n = h.elements();
-    std::optional<std::string> bad_value;
+    const npy_header h = check_npy_shard_header(f, s, info, nullptr);
+    const std::uint64_t row_elements = row_size_of(info.shape);
+    const std::uint64_t begin = h.data_offset + a * row_elements * sizeof(Src);
+    const std::uint64_t end = h.data_offset + b * row_elements * sizeof(Src);
+    const std::uint64_t n = (end - begin) / sizeof(Src);
+    const shard_check check = check_for(s, verify, a == 0 && b == s.last_row - s.first_row);
     if constexpr (std::is_same_v<Src, T>) {
-        const std::uint64_t total = n * sizeof(T);
-        auto* out = reinterpret_cast<char*>(dest);
-        for (std::uint64_t done = 0; done < total;) {
-            const auto k =
-                static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, total - done));
-            f.pread_full(out + done, k, h.data_offset + done);
-            if (verify) hash.update(out + done, k);
-            done += k;
-        }
+        read_shard_bytes(f, s, begin, end, check, reinterpret_cast<char*>(dest),
+                         [](const char*, std::size_t) {});
         if constexpr (std::is_same_v<T, bool>) normalize_bools(dest, static_cast<std::size_t>(n));
     } else {
-        constexpr std::size_t step = chunk_bytes / sizeof(Src);
-        scratch<Src> buffer;
-        Src* in = buffer.get(static_cast<std::size_t>(std::min<std::uint64_t>(step, n)));
-        for (std::uint64_t done = 0; done < n;) {
-            const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(step, n - done));
-            f.pread_full(in, k * sizeof(Src), h.data_offset + done * sizeof(Src));
-            if (verify) hash.update(in, k * sizeof(Src));
-            if constexpr (std::is_same_v<Src, bool>) normalize_bools(in, k);
-            for (std::size_t j = 0; j < k && !bad_value; ++j) {
-                if (!convert_value(in[j], dest[done + j])) {
-                    const std::uint64_t element =
-                        std::uint64_t{s.first_row} * row_size_of(info.shape) + done + j;
-                    bad_value = "element " + std::to_string(element) + " holds " +
-                                value_text(in[j]) + " (" + dtype_name(dtype_of<Src>()) +
-                                "), which " + dtype_name(dtype_of<T>()) + " cannot hold";
-                }
+        std::optional<std::string> bad_value;
+        std::uint64_t done = 0;  // elements converted
+        unsigned char carry[sizeof(Src)];
+        std::size_t carried = 0;  // bytes of an element split between two pieces
+        const auto put = [&](const unsigned char* p) {
+            Src v;
+            if constexpr (std::is_same_v<Src, bool>) {
+                v = *p != 0;  // any non-zero byte is true, as normalize_bools reads it
+            } else {
+                std::memcpy(&v, p, sizeof v);
             }
-            if (bad_value && !verify) break;  // with verify, read on: corruption is named first
-            done += k;
-        }
+            if (!bad_value && !convert_value(v, dest[done])) {
+                const std::uint64_t element =
+                    (std::uint64_t{s.first_row} + a) * row_elements + done;
+                bad_value = "element " + std::to_string(element) + " holds " + value_text(v) +
+                            " (" + dtype_name(dtype_of<Src>()) + "), which " +
+                            dtype_name(dtype_of<T>()) + " cannot hold";
+            }
+            ++done;
+        };
+        read_shard_bytes(f, s, begin, end, check, nullptr, [&](const char* piece, std::size_t k) {
+            const auto* p = reinterpret_cast<const unsigned char*>(piece);
+            const unsigned char* e = p + k;
+            if (carried > 0) {
+                const std::size_t take = std::min(sizeof(Src) - carried, k);
+                std::memcpy(carry + carried, p, take);
+                carried += take;
+                p += take;
+                if (carried < sizeof(Src)) return;
+                put(carry);
+                carried = 0;
+            }
+            for (; e - p >= static_cast<std::ptrdiff_t>(sizeof(Src)); p += sizeof(Src))
+                put(p);
+            carried = static_cast<std::size_t>(e - p);
+            std::memcpy(carry, p, carried);
+        });
+        if (bad_value) fail("cannot convert", f.path(), *bad_value);
     }
-    if (verify && !s.checksum.empty() && hash.text() != s.checksum)
-        checksum_fail(f.path(), s, hash);
-    if (bad_value) fail("cannot convert", f.path(), *bad_value);
+}
+
+/// Rows [a, b) of one text shard (rows counted from the shard's first) into `dest`: a whole
+/// shard is parsed straight into it; part of one is parsed whole into a buffer of its rows
+/// (text has no row offsets to seek to), and the rows asked for are copied out.
+template <class T>
+void read_text_rows(const std::filesystem::path& dir, const dataset_info& info, const shard_info& s,
+                    std::size_t a, std::size_t b, T* dest, bool verify) {
+    const std::size_t row_size = row_size_of(info.shape);
+    const char delim = info.format == shard_format::csv ? ',' : '\t';
+    const std::size_t rows = s.last_row - s.first_row;
+    if (a == 0 && b == rows) {
+        read_text_shard(open_shard(dir, s), s, row_size, dest, delim, verify);
+        return;
+    }
+    scratch<T> all;  // not a std::vector: vector<bool> has no data()
+    T* p = all.get(rows * row_size);
+    read_text_shard(open_shard(dir, s), s, row_size, p, delim, verify);
+    std::copy(p + a * row_size, p + b * row_size, dest);
 }
 
 /// The file names in `dir` that only an unfinished save can have made: "manifest.json.tmp-…".
@@ -490,17 +626,50 @@ inline std::uint64_t next_generation(const std::filesystem::path& dir, const dat
     return g + 1;
 }
 
+/// Writes rows [first, last) of `src` as shard `s` (whose path is set) in `dir`: created
+/// private, then given `attributes` (the dataset's permissions); sets its size and checksums.
 template <class T>
-dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& src,
-                       const save_options& options) {
+void write_shard(const std::filesystem::path& dir, shard_info& s, const row_source<T>& src,
+                 std::size_t first, std::size_t last, bool whole, shard_format format,
+                 const file_attributes& attributes, bool sync) {
+    file f = file::create_private(dir / s.path);
+    shard_hasher hash;
+    if (format == shard_format::npy) {
+        write_npy_shard(f, src, first, last, whole, hash, s.bytes);
+    } else {
+        const char delim = format == shard_format::csv ? ',' : '\t';
+        write_text_shard(f, src, first, last, delim, hash, s.bytes);
+    }
+    s.checksum = hash.text();
+    s.block_bytes = hash.block_bytes();
+    s.block_checksums = hash.blocks();
+    keep_attributes(f, attributes);
+    if (sync) f.sync();
+    f.close();
+}
+
+/// A save (or an append, or a writer) under way in a directory: the directory's save lock, held
+/// until the commit, and the live dataset it found there, if any.
+struct save_session {
+    std::unique_ptr<file_lock> lock;
+    std::optional<dataset_info> live;
+    bool created_dir = false;  ///< the directory did not exist before this save
+};
+
+/// Creates `dir` when missing, takes its save lock, reads the live manifest and removes what
+/// killed saves left behind. `verb` names the operation in errors ("cannot save", "cannot
+/// append to"). A manifest.json of another program stops the save; a damaged one of ndshard's
+/// is replaced by the commit (a save) or stops it (an append, which must extend it).
+inline save_session begin_save(const std::filesystem::path& dir, bool append) {
+    save_session session;
     std::error_code ec;
+    session.created_dir = !std::filesystem::exists(dir, ec);
     std::filesystem::create_directories(dir, ec);
     if (ec || !std::filesystem::is_directory(dir, ec))
         fail_system("create dataset directory", dir, ec ? ec.value() : ENOTDIR);
-    const file_lock one_save_at_a_time(dir / lock_name);
+    session.lock = std::make_unique<file_lock>(dir / lock_name);
 
     // the live dataset, if any: its files stay until the new manifest is committed
-    std::optional<dataset_info> live;
     const bool have_manifest = std::filesystem::exists(dir / manifest_name, ec);
     if (ec) fail_system("stat", dir / manifest_name, ec.value());
     // a directory in the manifest's place: the commit below says so ("Is a directory")
@@ -509,25 +678,82 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
         // that error stops the save, and nothing is written
         const std::string text = read_small_file(dir / manifest_name, manifest_max_bytes);
         try {
-            live = parse_manifest(text, dir / manifest_name);
+            session.live = parse_manifest(text, dir / manifest_name);
         } catch (const error&) {
             // a damaged manifest of ndshard's is replaced by the commit below, and its shards
             // removed after it; a manifest.json of another program is never overwritten
             if (!names_ndshard_version(text))
-                fail("cannot save", dir / manifest_name,
+                fail(append ? "cannot append to" : "cannot save", dir / manifest_name,
                      "expected no file or an ndshard manifest there, found a file another "
                      "program wrote (move it away, or save into another directory)");
+            if (append) throw;  // the rows to extend are unknown
         }
     }
     // leftovers of a save that was killed: only what the live manifest does not list
     const std::vector<shard_info> none;
-    remove_unlisted(dir, live ? &live->shards : have_manifest ? nullptr : &none);
+    remove_unlisted(dir, session.live ? &session.live->shards : have_manifest ? nullptr : &none);
+    return session;
+}
 
+/// Fails unless rows of `T` elements and `row_shape` can be appended to the live dataset `live`
+/// in `format`.
+template <class T>
+void check_appendable(const std::filesystem::path& dir, const dataset_info& live,
+                      const std::vector<std::size_t>& row_shape, shard_format format) {
+    const auto typed = [](const std::string& descr) {
+        parsed_descr pd;
+        (void)parse_descr(descr, pd);
+        return descr + " (" + dtype_name(pd.type) + ")";
+    };
+    if (live.shape.empty())
+        fail("cannot append to", dir,
+             "expected a dataset of rank 1 or more (rows to extend), found rank 0");
+    const std::vector<std::size_t> live_row(live.shape.begin() + 1, live.shape.end());
+    if (live.dtype != descr_of<T>() || live_row != row_shape)
+        fail("cannot append to", dir,
+             "expected rows of dtype " + typed(live.dtype) + " and shape " + shape_text(live_row) +
+                 ", as the dataset holds, found rows of dtype " + typed(descr_of<T>()) +
+                 " and shape " + shape_text(row_shape));
+    if (live.format != format)
+        fail("cannot append to", dir,
+             std::string("expected shards of format ") + to_string(live.format) +
+                 ", as the dataset's, found " + to_string(format));
+}
+
+/// Commits `info` (whose shards from `first_new` on are the files this save wrote): fsyncs the
+/// directory, renames a new manifest into place, then removes what no manifest lists any more.
+/// On failure before the rename, removes the new shards and leaves the live dataset as it was.
+inline void commit_dataset(const std::filesystem::path& dir, const dataset_info& info,
+                           std::size_t first_new, bool sync) {
+    try {
+        if (sync) sync_directory(dir);
+        write_file_atomically(dir / manifest_name, manifest_text(info), sync);  // commit
+    } catch (...) {
+        // nothing of this generation is listed anywhere: remove it all, keep the live dataset
+        for (std::size_t i = first_new; i < info.shards.size(); ++i)
+            remove_quietly(dir / info.shards[i].path);
+        throw;
+    }
+    // committed: from here on the new shards are the dataset and must never be removed
+    if (sync) sync_directory(dir);
+    remove_unlisted(dir, &info.shards);  // the previous generation, unless a load still reads it
+}
+
+/// save (append false) or append (true) of the rows of `src`.
+template <class T>
+dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& src,
+                       const save_options& options, bool append = false) {
+    save_session session = begin_save(dir, append);
+    const dataset_info* live = session.live ? &*session.live : nullptr;
+    if (append && live)
+        check_appendable<T>(dir, *live,
+                            std::vector<std::size_t>(src.shape.begin() + 1, src.shape.end()),
+                            options.format);
     dataset_info info;
     info.dtype = descr_of<T>();
     info.shape = src.shape;
     info.format = options.format;
-    info.generation = next_generation(dir, live ? &*live : nullptr);
+    info.generation = next_generation(dir, live);
     // new shards join the dataset with its manifest's permissions: one made private stays so
     const file_attributes attributes = attributes_to_keep(dir / manifest_name);
 
@@ -535,66 +761,87 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     const std::size_t nshards = options.shards == 0 ? threads : options.shards;
     const bool whole = src.shape.empty();
     std::vector<row_range> ranges = split_rows(src.rows(), whole ? 1 : nshards);
+    const bool extend = append && live;
+    if (extend && ranges.empty()) return *live;       // nothing to append: nothing changes
     if (ranges.empty()) ranges.push_back({0, 0, 0});  // zero rows: one empty shard keeps the shape
-    info.shards.resize(ranges.size());
+    const std::size_t base = extend ? live->shape[0] : 0;
+    const std::size_t first_new = extend ? live->shards.size() : 0;
+    if (extend) {
+        info.shards = live->shards;
+        info.shape[0] += base;
+    }
+    info.shards.resize(first_new + ranges.size());
     for (std::size_t i = 0; i < ranges.size(); ++i) {
-        info.shards[i].path = shard_name(info.generation, i, options.format);
-        info.shards[i].first_row = ranges[i].first_row;
-        info.shards[i].last_row = ranges[i].last_row;
+        auto& s = info.shards[first_new + i];
+        s.path = shard_name(info.generation, i, options.format);
+        s.first_row = base + ranges[i].first_row;
+        s.last_row = base + ranges[i].last_row;
     }
     try {
         with_pool(options.pool, threads, ranges.size(), [&](std::size_t i) {
-            auto& s = info.shards[i];
-            // private until written, then the permissions of the dataset it joins
-            file f = file::create_private(dir / s.path);
-            xxh3_stream hash;
-            if (options.format == shard_format::npy) {
-                write_npy_shard(f, src, s.first_row, s.last_row, whole, hash, s.bytes);
-            } else {
-                const char delim = options.format == shard_format::csv ? ',' : '\t';
-                write_text_shard(f, src, s.first_row, s.last_row, delim, hash, s.bytes);
-            }
-            s.checksum = hash.text();
-            keep_attributes(f, attributes);
-            if (options.sync) f.sync();
-            f.close();
+            write_shard(dir, info.shards[first_new + i], src, ranges[i].first_row,
+                        ranges[i].last_row, whole, options.format, attributes, options.sync);
         });
-        if (options.sync) sync_directory(dir);
-        write_file_atomically(dir / manifest_name, manifest_text(info), options.sync);  // commit
     } catch (...) {
-        // nothing of this generation is listed anywhere: remove it all, keep the live dataset
-        for (const auto& s : info.shards)
-            remove_quietly(dir / s.path);
+        for (std::size_t i = first_new; i < info.shards.size(); ++i)
+            remove_quietly(dir / info.shards[i].path);
         throw;
     }
-    // committed: from here on the new shards are the dataset and must never be removed
-    if (options.sync) sync_directory(dir);
-    remove_unlisted(dir, &info.shards);  // the previous generation, unless a load still reads it
+    commit_dataset(dir, info, first_new, options.sync);
     return info;
 }
 
+/// Whether a read of rows [first, last) reads shard `s`: when it holds some of those rows, and
+/// every shard (empty ones too: their headers and checksums are checked) when the read is of
+/// the whole dataset, as is the one shard of a rank-0 dataset.
+inline bool overlaps(const dataset_info& info, const shard_info& s, std::size_t first,
+                     std::size_t last) noexcept {
+    if (info.shape.empty() || (first == 0 && last == info.shape[0])) return true;
+    return s.first_row < last && s.last_row > first;
+}
+
+/// Reads rows [first, last) of the dataset `info` describes into `dest`: one task per shard
+/// that overlaps the range, each reading only its part (see read_npy_shard, read_text_rows).
 template <class T>
-void load_rows(const std::filesystem::path& dir, const dataset_info& info, T* dest,
-               const load_options& options) {
+void load_range(const std::filesystem::path& dir, const dataset_info& info, std::size_t first,
+                std::size_t last, T* dest, const load_options& options) {
     const std::size_t row_size = row_size_of(info.shape);
     parsed_descr stored;
     (void)parse_descr(info.dtype, stored);  // validated with the manifest
+    std::vector<std::size_t> overlap;
+    for (std::size_t i = 0; i < info.shards.size(); ++i)
+        if (overlaps(info, info.shards[i], first, last)) overlap.push_back(i);
     const std::size_t threads = threads_for(options.threads, options.pool);
-    with_pool(options.pool, threads, info.shards.size(), [&](std::size_t i) {
-        const auto& s = info.shards[i];
-        T* out = dest + s.first_row * row_size;
+    with_pool(options.pool, threads, overlap.size(), [&](std::size_t k) {
+        const auto& s = info.shards[overlap[k]];
+        const std::size_t a = info.shape.empty() ? 0 : std::max(first, s.first_row) - s.first_row;
+        const std::size_t b = info.shape.empty() ? 1 : std::min(last, s.last_row) - s.first_row;
+        T* out = dest + (s.first_row + a - first) * row_size;
         if (info.format != shard_format::npy) {
             // text is parsed straight into T, whatever the manifest's dtype
-            const char delim = info.format == shard_format::csv ? ',' : '\t';
-            read_text_shard(open_shard(dir, s), s, row_size, out, delim, options.verify);
+            read_text_rows(dir, info, s, a, b, out, options.verify);
         } else if (stored.type == dtype_of<T>()) {
-            read_npy_shard<T>(dir, info, s, out, options.verify);
+            read_npy_shard<T>(dir, info, s, a, b, out, options.verify);
         } else {
             (void)visit_dtype(stored.type, [&](auto tag) {
-                read_npy_shard<typename decltype(tag)::type>(dir, info, s, out, options.verify);
+                read_npy_shard<typename decltype(tag)::type>(dir, info, s, a, b, out,
+                                                             options.verify);
             });
         }
     });
+}
+
+/// Fails unless [first, last) is a range of the rows of an array of `shape`.
+inline void check_row_range(std::string_view what, const std::filesystem::path& where,
+                            const std::vector<std::size_t>& shape, std::size_t first,
+                            std::size_t last) {
+    if (shape.empty())
+        fail(what, where, "expected an array of rank 1 or more for a row range, found rank 0");
+    if (first > last || last > shape[0])
+        fail(what, where,
+             "expected a row range [first, last) with first <= last <= " +
+                 std::to_string(shape[0]) + " (the rows there are), found [" +
+                 std::to_string(first) + ", " + std::to_string(last) + ")");
 }
 
 /// The manifest of `dir`, checked to hold elements of type T (unless `convert`) and to have
@@ -610,9 +857,15 @@ dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
              "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) + "), found " +
                  info.dtype + " (" + dtype_name(pd.type) + ")");
     }
-    for (const auto& s : info.shards)
-        (void)check_shard(dir, info, s);
     return info;
+}
+
+/// check_shard for every shard that overlaps rows [first, last) (every shard of a rank-0
+/// dataset), before anything is allocated for them.
+inline void check_shards(const std::filesystem::path& dir, const dataset_info& info,
+                         std::size_t first, std::size_t last) {
+    for (const auto& s : info.shards)
+        if (overlaps(info, s, first, last)) (void)check_shard(dir, info, s);
 }
 
 /// Checks one shard for verify(): everything check_shard does, then the checksum of the whole
@@ -620,8 +873,8 @@ dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
 inline std::uint64_t verify_shard(const std::filesystem::path& dir, const dataset_info& info,
                                   const shard_info& s, scratch<char>& buffer) {
     const file f = check_shard(dir, info, s);
-    if (s.checksum.empty()) return 0;
-    xxh3_stream hash;
+    if (s.checksum.empty() && s.block_checksums.empty()) return 0;
+    shard_hasher hash(s.block_bytes == 0 ? block_checksum_bytes : s.block_bytes);
     char* p = buffer.get(chunk_bytes);
     for (std::uint64_t done = 0; done < s.bytes;) {
         const auto k =
@@ -630,7 +883,19 @@ inline std::uint64_t verify_shard(const std::filesystem::path& dir, const datase
         hash.update(p, k);
         done += k;
     }
-    if (hash.text() != s.checksum) checksum_fail(f.path(), s, hash);
+    if (!s.checksum.empty() && hash.text() != s.checksum)
+        fail("checksum mismatch in", f.path(),
+             "expected " + s.checksum + " (from the manifest), found " + hash.text() +
+                 ": the shard is corrupt");
+    const std::vector<std::uint64_t> blocks = hash.blocks();
+    for (std::size_t k = 0; k < s.block_checksums.size(); ++k)
+        if (blocks[k] != s.block_checksums[k])
+            fail("checksum mismatch in", f.path(),
+                 "expected " + xxh3_stream::checksum_text(s.block_checksums[k]) + " for bytes [" +
+                     std::to_string(k * s.block_bytes) + ", " +
+                     std::to_string(std::min(s.bytes, (k + 1) * s.block_bytes)) +
+                     ") (from the manifest), found " + xxh3_stream::checksum_text(blocks[k]) +
+                     ": the shard is corrupt");
     return s.bytes;
 }
 
@@ -675,8 +940,10 @@ template <class T>
 xt::xarray<T> load(const std::filesystem::path& dir, const load_options& options) {
     const directory_lock reading(dir, directory_lock::kind::shared);  // no save removes our shards
     const dataset_info info = detail::manifest_for<T>(dir, options.convert);
+    const std::size_t rows = info.shape.empty() ? 1 : info.shape[0];
+    detail::check_shards(dir, info, 0, rows);
     xt::xarray<T> out = detail::allocate_array<T>(info.shape);
-    detail::load_rows(dir, info, out.data(), options);
+    detail::load_range(dir, info, 0, rows, out.data(), options);
     return out;
 }
 
@@ -685,8 +952,32 @@ void load_into(const std::filesystem::path& dir, C& out, const load_options& opt
     using T = detail::element_t<C>;
     const directory_lock reading(dir, directory_lock::kind::shared);
     const dataset_info info = detail::manifest_for<T>(dir, options.convert);
+    const std::size_t rows = info.shape.empty() ? 1 : info.shape[0];
+    detail::check_shards(dir, info, 0, rows);
     T* dest = detail::prepare_destination(out, info.shape, dir / detail::manifest_name);
-    detail::load_rows(dir, info, dest, options);
+    detail::load_range(dir, info, 0, rows, dest, options);
+}
+
+template <class T>
+xt::xarray<T> load_rows(const std::filesystem::path& dir, std::size_t first, std::size_t last,
+                        const load_options& options) {
+    xt::xarray<T> out;
+    load_rows_into(dir, first, last, out, options);
+    return out;
+}
+
+template <class C>
+void load_rows_into(const std::filesystem::path& dir, std::size_t first, std::size_t last, C& out,
+                    const load_options& options) {
+    using T = detail::element_t<C>;
+    const directory_lock reading(dir, directory_lock::kind::shared);
+    const dataset_info info = detail::manifest_for<T>(dir, options.convert);
+    detail::check_row_range("cannot load rows of", dir, info.shape, first, last);
+    detail::check_shards(dir, info, first, last);
+    std::vector<std::size_t> shape = info.shape;
+    shape[0] = last - first;
+    T* dest = detail::prepare_destination(out, shape, dir / detail::manifest_name);
+    detail::load_range(dir, info, first, last, dest, options);
 }
 
 }  // namespace ndshard

@@ -31,7 +31,7 @@ inline constexpr std::size_t text_shard_buffer_bytes = std::size_t{1} << 20;
 /// columns writes an empty file (the manifest keeps its shape).
 template <class T>
 void write_text_shard(const file& f, const row_source<T>& src, std::size_t first, std::size_t last,
-                      char delimiter, xxh3_stream& hash, std::uint64_t& bytes) {
+                      char delimiter, shard_hasher& hash, std::uint64_t& bytes) {
     block_formatter<T> formatter(src, first, last, delimiter, -1, text_shard_buffer_bytes);
     std::uint64_t offset = 0;
     for (std::size_t b = 0, n = formatter.blocks(); b < n; ++b) {
