@@ -5,6 +5,7 @@
 #include "ndshard/dtype.hpp"
 #include "ndshard/error.hpp"
 #include "ndshard/file.hpp"
+#include "ndshard/mapped_npy.hpp"
 #include "ndshard/npy.hpp"
 #include "ndshard/npy_file.hpp"
 #include "ndshard/tensor_ref.hpp"
