@@ -793,11 +793,12 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
 
 /// Whether a read of rows [first, last) reads shard `s`: when it holds some of those rows, and
 /// every shard (empty ones too: their headers and checksums are checked) when the read is of
-/// the whole dataset, as is the one shard of a rank-0 dataset.
+/// the whole dataset, as is the one shard of a rank-0 dataset. An empty range inside a shard
+/// holds none of its rows: it reads no shard (nor parses a whole text shard for nothing).
 inline bool overlaps(const dataset_info& info, const shard_info& s, std::size_t first,
                      std::size_t last) noexcept {
     if (info.shape.empty() || (first == 0 && last == info.shape[0])) return true;
-    return s.first_row < last && s.last_row > first;
+    return first < last && s.first_row < last && s.last_row > first;
 }
 
 /// Reads rows [first, last) of the dataset `info` describes into `dest`: one task per shard
