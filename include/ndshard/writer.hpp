@@ -324,9 +324,9 @@ dataset_info dataset_writer<T>::commit() {
         abandon();
         std::rethrow_exception(failure_);
     }
-    if (shards_.empty()) {  // an append of nothing changes nothing
+    if (shards_.empty()) {  // an append of nothing changes nothing: the live dataset stays
         session_.lock.reset();
-        return info_;
+        return *session_.live;  // (info_ has the generation a commit would have made)
     }
     dataset_info info = info_;
     const std::size_t first_new = info.shards.size();
