@@ -99,7 +99,9 @@ class dataset_writer {
     void start_shard();
     void finish_shard();
     void run();
-    void stop() noexcept;
+    /// Stops the background after the shards it has (or, with `discard`, only those it is
+    /// writing).
+    void stop(bool discard) noexcept;
     void abandon() noexcept;
 
     std::filesystem::path dir_;
@@ -300,10 +302,14 @@ void dataset_writer<T>::write(const xt::xexpression<E>& rows) {
 }
 
 template <class T>
-void dataset_writer<T>::stop() noexcept {
+void dataset_writer<T>::stop(bool discard) noexcept {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
+        if (discard) {  // an abandoned writer: shards not yet started are never written
+            busy_ -= queue_.size();
+            queue_.clear();
+        }
     }
     changed_.notify_all();
     if (background_.joinable()) background_.join();
@@ -318,7 +324,7 @@ dataset_info dataset_writer<T>::commit() {
         if (!current_) start_shard();
         finish_shard();
     }
-    stop();
+    stop(false);
     committed_ = true;  // from here on, success or not, the writer is done
     if (failure_) {
         abandon();
@@ -361,7 +367,7 @@ void dataset_writer<T>::abandon() noexcept {
 template <class T>
 dataset_writer<T>::~dataset_writer() {
     if (committed_) return;
-    stop();
+    stop(true);
     abandon();
 }
 
