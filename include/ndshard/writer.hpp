@@ -199,7 +199,12 @@ void dataset_writer<T>::start_shard() {
             free_.pop_back();
         }
     }
-    if (!current_) current_.reset(new T[shard_rows_ * row_size_]);
+    if (!current_) {
+        // a fresh buffer is first touched by write()'s copy, on the caller's thread: with huge
+        // pages that is one fault per 2 MiB instead of one per 4 KiB
+        current_.reset(new T[shard_rows_ * row_size_]);
+        detail::advise_huge_pages(current_.get(), shard_rows_ * row_size_ * sizeof(T));
+    }
     current_rows_ = 0;
 }
 
