@@ -28,7 +28,7 @@ enum class shard_format { npy, csv, tsv };
 
 struct save_options {
     shard_format format = shard_format::npy;
-    std::size_t shards = 0;   ///< 0: one per thread
+    std::size_t shards = 0;   ///< 0: one per thread (an append: one per 16 MiB, at most that)
     std::size_t threads = 0;  ///< 0: all cores
     bool sync = true;         ///< fsync shards, manifest and directory before and after the commit
     thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call

@@ -128,6 +128,29 @@ inline const nlohmann::json& json_field(const nlohmann::json& obj, const char* k
     return *it;
 }
 
+/// Whether brackets and braces outside strings nest deeper than `max` anywhere in `text`.
+inline bool json_depth_exceeds(std::string_view text, std::size_t max) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max) return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return false;
+}
+
 /// A shard entry's block checksums: "block_bytes" (1 to 2^30) and "block_xxh3", 16 hex digits
 /// per block, one block per `block_bytes` of the file (the last may be shorter). Both or neither.
 inline void parse_block_checksums(const nlohmann::json& s, shard_info& si, const std::string& where,
@@ -166,16 +189,13 @@ inline void parse_block_checksums(const nlohmann::json& s, shard_info& si, const
 /// Parses and validates a manifest's text: fields, types, dtype, shape (no overflow), shard paths
 /// (plain names inside the directory) and rows (cover [0, rows) in order, no gaps or overlaps).
 inline dataset_info parse_manifest(std::string_view text, const std::filesystem::path& file) {
+    // a manifest nests 4 levels deep; refuse more before parsing, since printing a deeply
+    // nested value for a message would recurse until the stack overflows (a scan, not a parser
+    // callback: the callback made parsing twice as slow, and appends parse every time)
+    if (json_depth_exceeds(text, 8)) manifest_fail(file, "values nested deeper than a manifest's");
     nlohmann::json j;
     try {
-        // a manifest nests 4 levels deep; refuse more while parsing, since printing a deeply
-        // nested value for a message would recurse until the stack overflows
-        const nlohmann::json::parser_callback_t bounded =
-            [&file](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-                if (depth > 8) manifest_fail(file, "values nested deeper than a manifest's");
-                return true;
-            };
-        j = nlohmann::json::parse(text.begin(), text.end(), bounded);
+        j = nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::exception& e) {
         // parse_error, and out_of_range for a number beyond a double ("1e400"; found by fuzzing)
         manifest_fail(file, std::string("not valid JSON: ") + e.what());
@@ -271,29 +291,32 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     return info;
 }
 
+/// The manifest's JSON, one shard per line. Written directly, not through a JSON tree: an
+/// append rewrites the whole manifest, and building the tree cost 5 us per shard.
 inline std::string manifest_text(const dataset_info& info) {
-    nlohmann::json j;
-    j["ndshard"] = 1;
-    j["dtype"] = info.dtype;
-    j["shape"] = info.shape;
-    j["format"] = to_string(info.format);
-    j["generation"] = info.generation;
-    auto& shards = j["shards"] = nlohmann::json::array();
-    for (const auto& s : info.shards) {
-        nlohmann::json e = {
-            {"path", s.path}, {"rows", {s.first_row, s.last_row}}, {"bytes", s.bytes}};
-        if (!s.checksum.empty()) e["checksum"] = s.checksum;  // "" would not parse back
+    const auto str = [](const std::string& v) { return nlohmann::json(v).dump(); };  // escaped
+    std::string t = "{\n \"ndshard\": 1,\n \"dtype\": " + str(info.dtype) + ",\n \"shape\": [";
+    for (std::size_t i = 0; i < info.shape.size(); ++i)
+        t += (i ? ", " : "") + std::to_string(info.shape[i]);
+    t += "],\n \"format\": \"" + std::string(to_string(info.format)) +
+         "\",\n \"generation\": " + std::to_string(info.generation) + ",\n \"shards\": [";
+    for (std::size_t i = 0; i < info.shards.size(); ++i) {
+        const shard_info& s = info.shards[i];
+        t += (i ? ",\n  {" : "\n  {");
+        t += "\"path\": " + str(s.path) + ", \"rows\": [" + std::to_string(s.first_row) + ", " +
+             std::to_string(s.last_row) + "], \"bytes\": " + std::to_string(s.bytes);
+        if (!s.checksum.empty())
+            t += ", \"checksum\": \"" + s.checksum + "\"";  // "" would not parse back
         if (s.block_bytes != 0) {
-            e["block_bytes"] = s.block_bytes;
-            std::string hex;
-            hex.reserve(16 * s.block_checksums.size());
+            t += ", \"block_bytes\": " + std::to_string(s.block_bytes) + ", \"block_xxh3\": \"";
             for (const std::uint64_t h : s.block_checksums)
-                hex += xxh3_stream::checksum_text(h).substr(5);
-            e["block_xxh3"] = std::move(hex);
+                t.append(xxh3_stream::checksum_text(h), 5, 16);
+            t += '"';
         }
-        shards.push_back(std::move(e));
+        t += '}';
     }
-    return j.dump(1) + "\n";
+    t += "\n ]\n}\n";
+    return t;
 }
 
 /// Reads a whole small file inside a dataset (bounded by `max_bytes`; a link is refused).
@@ -758,7 +781,14 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     const file_attributes attributes = attributes_to_keep(dir / manifest_name);
 
     const std::size_t threads = threads_for(options.threads, options.pool);
-    const std::size_t nshards = options.shards == 0 ? threads : options.shards;
+    std::size_t nshards = options.shards == 0 ? threads : options.shards;
+    if (append && options.shards == 0) {
+        // every append adds its shards to the manifest, which every later append rewrites: a
+        // small batch gets one shard, a large one a shard per thread of at least 16 MiB
+        const std::uint64_t bytes = std::uint64_t{src.rows()} * src.row_size() * sizeof(T);
+        nshards = static_cast<std::size_t>(
+            std::clamp<std::uint64_t>(bytes >> 24, 1, std::uint64_t{threads}));
+    }
     const bool whole = src.shape.empty();
     std::vector<row_range> ranges = split_rows(src.rows(), whole ? 1 : nshards);
     const bool extend = append && live;
