@@ -2,7 +2,8 @@
 // is fastest on this machine, and which one costs memory. With no arguments it generates the
 // reference array (1,000,000 x 10 float64, uniform in [0, 1)) and, for save and for load, times
 // every strategy side by side (interleaved, median of --repeat runs) against the hardware's raw
-// parallel pwrite / pread of the same bytes. `ndshard_bench --help` lists the flags.
+// parallel pwrite / pread of the same bytes. `ndshard_bench --help` lists the flags; bench/disk.sh
+// runs it on a real file system with cold loads.
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/mman.h>
@@ -53,9 +54,11 @@ Times, for save and for load, every way of moving an array between memory and fi
                         again with load_options::verify = false, to show the checksums' cost
   ndshard one file      ndshard::write_npy / ndshard::read_npy (one .npy file, every thread)
   numpy                 numpy.save / numpy.load in a python3 process (skipped if not installed)
-Each run of each strategy is interleaved with the others; the table shows the median seconds, MB/s,
-the speed relative to the raw baseline and the peak resident memory beyond the array (a load's
-returned array subtracted). Files are removed after each run.
+Each run of each strategy is interleaved with the others, in a new order every round (a load's
+cost depends on what the run before it freed: see --cold); the table shows the median seconds,
+the fastest and slowest run, MB/s and the speed relative to the raw baseline (of the medians), CPU
+seconds and the peak resident memory beyond the array (a load's returned array subtracted). Files
+are removed after each run.
 
 options:
   --rows N[,N...]     rows; several values add a scaling table (10x rows should cost ~10x time)
@@ -67,12 +70,17 @@ options:
   --dir PATH          where files go (default /dev/shm/ndshard_bench if /dev/shm exists, else the
                       temporary directory); a private subdirectory is made and removed
   --format F          npy, csv or tsv: the shards of the ndshard rows (default npy)
-  --repeat N          runs per strategy; the median is shown (default 5)
+  --repeat N          runs per strategy; the median and the range are shown (default 5)
   --no-sync           no fsync: ndshard's save_options::sync = false, and no strategy fsyncs
                       (default: every save fsyncs its files, as ndshard::save does by default)
   --cold              before each load, fsync the files and drop them from the page cache
-                      (posix_fadvise DONTNEED): loads read the device, as they must for files
-                      larger than memory. Adds a raw O_DIRECT row (through a 4 MiB aligned bounce
+                      (posix_fadvise DONTNEED, checked with mincore: a file that keeps pages is
+                      reported): loads read the device, as they must for files larger than
+                      memory. Use a disk, not /dev/shm (bench/disk.sh does, with --repeat 7).
+                      On a VM, cold loads are dominated by first touches of fresh memory (the
+                      destination and the page cache), whose cost varies up to 10x with what
+                      the host still backs: compare medians over several shuffled rounds, never
+                      single runs. Adds a raw O_DIRECT row (through a 4 MiB aligned bounce
                       buffer) to show whether bypassing the page cache pays on this storage.
                       Measured (ext4 on virtio, 240 MB, 2 threads, medians of 7): O_DIRECT save
                       1.16x buffered pwrite+fsync but 0.97x without fsync; O_DIRECT load 0.66-0.78x
@@ -782,6 +790,7 @@ struct result_row {
 
 struct run_result {
     std::size_t rows = 0, threads = 0;
+    std::uint64_t max_resident = 0;  ///< --cold: most bytes left in the page cache after a drop
     std::vector<result_row> table;
 };
 
@@ -805,6 +814,32 @@ void drop_cache(const fs::path& dir) {
     }
 }
 
+/// Bytes of the files under `dir` still in the page cache (mincore of a map of each file).
+std::uint64_t resident_bytes(const fs::path& dir) {
+    std::uint64_t total = 0;
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        const int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+            const auto n = static_cast<std::size_t>(st.st_size);
+            void* m = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
+            if (m != MAP_FAILED) {
+                std::vector<unsigned char> v((n + page - 1) / page);
+                if (::mincore(m, n, v.data()) == 0)
+                    for (unsigned char c : v)
+                        total += (c & 1) ? page : 0;
+                ::munmap(m, n);
+            }
+        }
+        ::close(fd);
+    }
+    return total;
+}
+
 std::string fmt(const char* f, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, f, v);
@@ -815,12 +850,17 @@ void print_table(const run_result& r, const std::string& what, std::size_t bytes
                  const std::string& dir_note) {
     std::printf("\n%s, %zu thread%s, %s\n", what.c_str(), r.threads, r.threads == 1 ? "" : "s",
                 dir_note.c_str());
+    if (r.max_resident > 0)
+        std::printf(
+            "warning: up to %.1f MiB of a run's files stayed in the page cache after the "
+            "drop: those loads were not all cold\n",
+            static_cast<double>(r.max_resident) / 1048576.0);
     for (int op = 0; op < 2; ++op) {
         double base = 0;
         for (const auto& row : r.table)
             if (row.baseline && row.error[op].empty()) base = median(row.seconds[op]);
-        std::printf("%-36s %9s %9s %8s %9s %10s\n", op == 0 ? "save" : "load", "seconds", "MB/s",
-                    "vs raw", "CPU s", "extra MiB");
+        std::printf("%-36s %9s %15s %7s %8s %9s %10s\n", op == 0 ? "save" : "load", "seconds",
+                    "min-max", "MB/s", "vs raw", "CPU s", "extra MiB");
         for (const auto& row : r.table) {
             if (!row.error[op].empty()) {
                 std::printf("  %-34s %s\n", row.name.c_str(), row.error[op].c_str());
@@ -828,9 +868,11 @@ void print_table(const run_result& r, const std::string& what, std::size_t bytes
             }
             const double s = median(row.seconds[op]);
             const double mem = median(row.extra[op]);
-            std::printf("  %-34s %9.4f %9.0f %7.2fx %9.4f %10s\n", row.name.c_str(), s,
-                        static_cast<double>(bytes) / s / 1e6, base > 0 ? base / s : 0.0,
-                        median(row.cpu[op]),
+            const auto range = std::minmax_element(row.seconds[op].begin(), row.seconds[op].end());
+            const std::string spread = fmt("%.3f", *range.first) + "-" + fmt("%.3f", *range.second);
+            std::printf("  %-34s %9.4f %15s %7.0f %7.2fx %9.4f %10s\n", row.name.c_str(), s,
+                        spread.c_str(), static_cast<double>(bytes) / s / 1e6,
+                        base > 0 ? base / s : 0.0, median(row.cpu[op]),
                         mem < 0 ? "n/a" : fmt("%.1f", mem / 1048576.0).c_str());
         }
     }
@@ -974,9 +1016,17 @@ int run(const config& cfg, const fs::path& work) {
             c.bytes = bytes;
             c.threads = r.threads;
             c.sync = cfg.sync;
-            // interleaved: run 1 of every strategy, then run 2 of every strategy, ...
+            // interleaved: run 1 of every strategy, then run 2 of every strategy, ..., each round
+            // in another order (the same for every invocation): a load's fresh memory costs what
+            // the run before it left behind (on a VM, up to 10x), so no strategy may always
+            // follow the same one
+            std::vector<std::size_t> order(all.size());
             for (std::size_t rep = 0; rep < cfg.repeat; ++rep) {
-                for (std::size_t k = 0; k < all.size(); ++k) {
+                for (std::size_t k = 0; k < order.size(); ++k)
+                    order[k] = k;
+                std::mt19937 shuffle_rng(static_cast<unsigned>(rep));
+                if (rep > 0) std::shuffle(order.begin(), order.end(), shuffle_rng);
+                for (const std::size_t k : order) {
                     auto& row = r.table[k];
                     c.dir = work / ("s" + std::to_string(k));
                     fs::create_directories(c.dir);
@@ -994,7 +1044,10 @@ int run(const config& cfg, const fs::path& work) {
                         row.cpu[0].push_back(s.cpu_seconds);
                         row.extra[0].push_back(s.extra_bytes);
                     }
-                    if (cfg.cold) drop_cache(c.dir);
+                    if (cfg.cold) {
+                        drop_cache(c.dir);
+                        r.max_resident = std::max(r.max_resident, resident_bytes(c.dir));
+                    }
                     prog.step(all[k].name + " load");
                     if (row.error[0].empty() && row.error[1].empty()) {
                         try {
@@ -1019,7 +1072,8 @@ int run(const config& cfg, const fs::path& work) {
             const std::string what = std::to_string(rows) + " x " + std::to_string(cfg.cols) + " " +
                                      ndshard::descr_of<T>() + " (" +
                                      fmt("%.1f", static_cast<double>(bytes) / 1e6) + " MB), " +
-                                     cfg.format + ", median of " + std::to_string(cfg.repeat);
+                                     cfg.format + ", median and range of " +
+                                     std::to_string(cfg.repeat) + " shuffled rounds";
             if (i == runs.size() - cfg.threads.size()) prog.finish();
             print_table(runs[i], what, bytes, dir_note);
         }
