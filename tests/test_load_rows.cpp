@@ -397,8 +397,9 @@ TEST_CASE("load_rows: block checksums catch a corrupt block, and only reads that
     const std::size_t last_in_2 = d.row_at(3 * big_dataset::mib - 1);
 
     // (a) reads that touch block 2 fail, naming the block and its byte range
-    for (const auto& [f, l] : std::vector<std::pair<std::size_t, std::size_t>>{
+    for (const auto& fl : std::vector<std::pair<std::size_t, std::size_t>>{
              {r, r + 1}, {first_in_2, first_in_2 + 1}, {100, 300}, {last_in_2, 400}, {1, 399}}) {
+        const std::size_t f = fl.first, l = fl.second;
         INFO("rows [" << f << ", " << l << ")");
         CHECK(error_of([&] { (void)ndshard::load_rows<double>(d.dir, f, l); }) == d.block_error(2));
     }
@@ -407,8 +408,9 @@ TEST_CASE("load_rows: block checksums catch a corrupt block, and only reads that
     CHECK(error_of([&] { (void)ndshard::load<double>(d.dir); }) == d.whole_error());
 
     // (b) reads that stay in blocks 0, 1 and 3 succeed
-    for (const auto& [f, l] : std::vector<std::pair<std::size_t, std::size_t>>{
+    for (const auto& fl : std::vector<std::pair<std::size_t, std::size_t>>{
              {0, 1}, {0, 10}, {100, first_in_2}, {last_in_2 + 1, 400}, {399, 400}, {r, r}}) {
+        const std::size_t f = fl.first, l = fl.second;
         INFO("rows [" << f << ", " << l << ")");
         CHECK((ndshard::load_rows<double>(d.dir, f, l) == rows_of(d.a, f, l)));
     }
@@ -477,8 +479,9 @@ TEST_CASE("load_rows: datasets without block checksums hash whole shards",
 
     // corruption anywhere in the shard fails every verified read of it, however small
     ndshard_test::flip_byte(d.shard, 3 * big_dataset::mib + 11);
-    for (const auto& [f, l] :
+    for (const auto& fl :
          std::vector<std::pair<std::size_t, std::size_t>>{{0, 1}, {5, 7}, {200, 201}, {0, 400}}) {
+        const std::size_t f = fl.first, l = fl.second;
         INFO("rows [" << f << ", " << l << ")");
         CHECK(error_of([&] { (void)ndshard::load_rows<double>(d.dir, f, l); }) == d.whole_error());
     }
