@@ -161,3 +161,31 @@ TEST_CASE("concurrency: writer and reader processes", "[concurrency]") {
     REQUIRE(ndshard_test::generation_of(a, tag, why));
     CHECK((tag == 1039 || tag == 2039));
 }
+
+TEST_CASE("concurrency: a thread that holds a directory with a writer cannot wait for itself",
+          "[concurrency][writer]") {
+    ndshard_test::temp_dir tmp;
+    const auto dir = tmp / "d";
+    const xt::xarray<double> rows = {{1.0, 2.0}};
+    ndshard::dataset_writer<double> w(dir, {2});
+    w.write(rows);
+    const std::string expected =
+        "ndshard: cannot lock '" + (dir / ".ndshard.lock").string() +
+        "': expected a lock this thread does not hold, found it held by this thread (a "
+        "dataset_writer of the same directory not yet committed or destroyed): waiting would "
+        "never end";
+    // a save, an append and a second writer in the same thread would wait forever: errors
+    REQUIRE_THROWS_WITH(ndshard::save(dir, rows), expected);
+    REQUIRE_THROWS_WITH(ndshard::append(dir, rows), expected);
+    REQUIRE_THROWS_WITH(ndshard::dataset_writer<double>(dir, {2}), expected);
+    // another thread waits for the commit, then lands after it
+    std::thread other([&] { ndshard::append(dir, rows * 10.0); });
+    w.write(rows * 2.0);
+    REQUIRE(w.commit().shape == std::vector<std::size_t>{2, 2});
+    other.join();
+    const auto back = ndshard::load<double>(dir);
+    const xt::xarray<double> want = {{1.0, 2.0}, {2.0, 4.0}, {10.0, 20.0}};
+    REQUIRE(back == want);
+    // once committed, the lock is free again for this thread
+    REQUIRE(ndshard::save(dir, rows).shape == std::vector<std::size_t>{1, 2});
+}

@@ -16,8 +16,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "ndshard/error.hpp"
 
@@ -297,6 +300,9 @@ class mapped_file {
 /// holds no bytes: it is created as any new file (0666 before the umask). It is opened for
 /// writing, though flock needs no more than reading, so that a save without write permission
 /// stops here, at once, naming the lock file.
+///
+/// A thread that already holds a lock file (a dataset_writer it has not committed) and asks for
+/// it again would wait for itself forever: that is an error instead.
 class file_lock {
   public:
     explicit file_lock(const std::filesystem::path& p) {
@@ -304,6 +310,20 @@ class file_lock {
             fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
         } while (fd_ < 0 && errno == EINTR);
         if (fd_ < 0) detail::fail_system("open lock file", p, errno);
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0) {
+            const int err = errno;
+            ::close(fd_);
+            detail::fail_system("stat lock file", p, err);
+        }
+        id_ = {st.st_dev, st.st_ino};
+        if (held_here(id_)) {
+            ::close(fd_);
+            detail::fail("cannot lock", p,
+                         "expected a lock this thread does not hold, found it held by this "
+                         "thread (a dataset_writer of the same directory not yet committed or "
+                         "destroyed): waiting would never end");
+        }
         while (::flock(fd_, LOCK_EX) != 0) {
             if (errno != EINTR) {
                 const int err = errno;
@@ -311,13 +331,44 @@ class file_lock {
                 detail::fail_system("lock", p, err);
             }
         }
+        const std::lock_guard<std::mutex> lock(registry_mutex());
+        registry().push_back({id_, std::this_thread::get_id()});
     }
     file_lock(const file_lock&) = delete;
     file_lock& operator=(const file_lock&) = delete;
-    ~file_lock() { ::close(fd_); }
+    ~file_lock() {
+        {
+            const std::lock_guard<std::mutex> lock(registry_mutex());
+            auto& r = registry();
+            for (auto it = r.begin(); it != r.end(); ++it)
+                if (it->first == id_) {
+                    r.erase(it);
+                    break;
+                }
+        }
+        ::close(fd_);
+    }
 
   private:
+    using file_id = std::pair<dev_t, ino_t>;
+    /// The lock files this process holds, and the thread that took each.
+    static std::vector<std::pair<file_id, std::thread::id>>& registry() {
+        static std::vector<std::pair<file_id, std::thread::id>> held;
+        return held;
+    }
+    static std::mutex& registry_mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static bool held_here(const file_id& id) {
+        const std::lock_guard<std::mutex> lock(registry_mutex());
+        for (const auto& [f, t] : registry())
+            if (f == id && t == std::this_thread::get_id()) return true;
+        return false;
+    }
+
     int fd_ = -1;
+    file_id id_{};
 };
 
 /// An advisory lock (flock) on a directory itself, held until destruction. Loads hold it shared
