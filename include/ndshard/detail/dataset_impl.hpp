@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -332,9 +333,61 @@ inline std::string read_small_file(const std::filesystem::path& p, std::uint64_t
     return s;
 }
 
+/// The manifests this process parsed or wrote last, by their text: a manifest whose bytes are
+/// those of one here is not parsed again. An append reads and rewrites the whole manifest, and
+/// a loop of load_rows reads it every time: parsing it (about 5 us per shard) was the part of
+/// those calls that grows with the dataset, where reading and comparing its bytes costs almost
+/// nothing. Keyed by the bytes alone (not by times or inodes, which an in-place edit within a
+/// clock tick can leave unchanged), so a hit is exactly what parsing would give.
+class manifest_memo {
+  public:
+    static manifest_memo& get() {
+        static manifest_memo memo;
+        return memo;
+    }
+    std::optional<dataset_info> find(const std::string& text) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+            if (it->first == text) {
+                std::rotate(entries_.begin(), it, it + 1);  // most recent first
+                return entries_.front().second;
+            }
+        }
+        return std::nullopt;
+    }
+    void store(std::string text, const dataset_info& info) noexcept {
+        try {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            entries_.insert(entries_.begin(), {std::move(text), info});
+            std::size_t bytes = 0, keep = 0;
+            while (keep < entries_.size() && keep < 8 &&
+                   bytes + entries_[keep].first.size() <= limit) {
+                bytes += entries_[keep].first.size();
+                ++keep;
+            }
+            entries_.resize(keep);
+        } catch (...) {
+            // out of memory: the memo is only a shortcut
+        }
+    }
+
+  private:
+    static constexpr std::size_t limit = std::size_t{32} << 20;  ///< bytes of text kept
+    std::mutex mutex_;
+    std::vector<std::pair<std::string, dataset_info>> entries_;
+};
+
+/// Parses a manifest's text, or takes its parse from the memo.
+inline dataset_info parse_manifest_memo(std::string text, const std::filesystem::path& file) {
+    if (auto hit = manifest_memo::get().find(text)) return std::move(*hit);
+    dataset_info info = parse_manifest(text, file);
+    manifest_memo::get().store(std::move(text), info);
+    return info;
+}
+
 inline dataset_info read_manifest(const std::filesystem::path& dir) {
     const auto path = dir / manifest_name;
-    return parse_manifest(read_small_file(path, manifest_max_bytes), path);
+    return parse_manifest_memo(read_small_file(path, manifest_max_bytes), path);
 }
 
 /// Whether the text of a manifest that does not parse is still ndshard's (damaged): it holds
@@ -701,7 +754,7 @@ inline save_session begin_save(const std::filesystem::path& dir, bool append) {
         // that error stops the save, and nothing is written
         const std::string text = read_small_file(dir / manifest_name, manifest_max_bytes);
         try {
-            session.live = parse_manifest(text, dir / manifest_name);
+            session.live = parse_manifest_memo(text, dir / manifest_name);
         } catch (const error&) {
             // a damaged manifest of ndshard's is replaced by the commit below, and its shards
             // removed after it; a manifest.json of another program is never overwritten
@@ -748,9 +801,10 @@ void check_appendable(const std::filesystem::path& dir, const dataset_info& live
 /// On failure before the rename, removes the new shards and leaves the live dataset as it was.
 inline void commit_dataset(const std::filesystem::path& dir, const dataset_info& info,
                            std::size_t first_new, bool sync) {
+    std::string text = manifest_text(info);
     try {
         if (sync) sync_directory(dir);
-        write_file_atomically(dir / manifest_name, manifest_text(info), sync);  // commit
+        write_file_atomically(dir / manifest_name, text, sync);  // commit
     } catch (...) {
         // nothing of this generation is listed anywhere: remove it all, keep the live dataset
         for (std::size_t i = first_new; i < info.shards.size(); ++i)
@@ -758,8 +812,11 @@ inline void commit_dataset(const std::filesystem::path& dir, const dataset_info&
         throw;
     }
     // committed: from here on the new shards are the dataset and must never be removed
+    manifest_memo::get().store(std::move(text), info);  // the next append's live dataset
     if (sync) sync_directory(dir);
-    remove_unlisted(dir, &info.shards);  // the previous generation, unless a load still reads it
+    // the previous generation, unless a load still reads it; an append (first_new > 0) leaves
+    // nothing unlisted: what killed saves left was removed when it began
+    if (first_new == 0) remove_unlisted(dir, &info.shards);
 }
 
 /// save (append false) or append (true) of the rows of `src`.
