@@ -179,7 +179,7 @@ dataset_writer<T>::dataset_writer(const std::filesystem::path& dir,
         info_.shape = shape;
         info_.format = options_.format;
     }
-    info_.generation = detail::next_generation(dir_, live);
+    info_.generation = detail::next_generation(dir_, live, session_.scan());
     attributes_ = detail::attributes_to_keep(dir_ / detail::manifest_name);
     background_ = std::thread([this] { run(); });
 }

@@ -658,14 +658,19 @@ inline bool is_temporary_name(const std::string& name) {
 /// no load is running (a load may still be reading an older generation: a later save removes
 /// those). `keep` null: the live manifest is unreadable, so shards are left alone. Failures are
 /// ignored: this is cleanup, and it runs after the commit.
-inline void remove_unlisted(const std::filesystem::path& dir,
-                            const std::vector<shard_info>* keep) noexcept {
+///
+/// With `seen`, also sets it to the largest generation in a shard name that stays in the
+/// directory, and returns whether the whole directory was read (a save then needs no second
+/// scan to choose its generation).
+inline bool remove_unlisted(const std::filesystem::path& dir, const std::vector<shard_info>* keep,
+                            std::uint64_t* seen = nullptr) noexcept {
     try {
         std::set<std::string_view> listed;  // a directory entry each: no search of `keep` per entry
         if (keep)
             for (const shard_info& s : *keep)
                 listed.insert(s.path);
         std::vector<std::filesystem::path> unlisted;
+        std::uint64_t unlisted_max = 0;
         std::error_code ec;
         for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
              it.increment(ec)) {
@@ -673,27 +678,45 @@ inline void remove_unlisted(const std::filesystem::path& dir,
             std::uint64_t g = 0;
             if (is_temporary_name(name)) {
                 remove_quietly(it->path());
-            } else if (keep && parse_shard_name(name, g) && listed.count(name) == 0) {
-                unlisted.push_back(it->path());
+            } else if ((keep || seen) && parse_shard_name(name, g)) {
+                if (keep && listed.count(name) == 0) {
+                    unlisted.push_back(it->path());
+                    unlisted_max = std::max(unlisted_max, g);
+                } else if (seen) {
+                    *seen = std::max(*seen, g);
+                }
             }
         }
-        if (unlisted.empty()) return;
+        if (ec) return false;
+        if (unlisted.empty()) return true;
         const directory_lock no_readers(dir, directory_lock::kind::exclusive_if_free);
-        if (!no_readers.held()) return;
-        for (const auto& p : unlisted)
-            remove_quietly(p);
+        if (no_readers.held()) {
+            for (const auto& p : unlisted)
+                remove_quietly(p);
+        } else if (seen) {
+            *seen = std::max(*seen, unlisted_max);  // they stay: their generations are taken
+        }
+        return true;
     } catch (...) {
         // out of memory or descriptors while cleaning up: the next save tries again
+        return false;
     }
 }
 
-/// The next generation: one past every generation seen in the live manifest or in file names.
-inline std::uint64_t next_generation(const std::filesystem::path& dir, const dataset_info* live) {
+/// The next generation: one past every generation seen in the live manifest or in file names
+/// (`scanned`: those of a scan already made under the save lock, else the directory is read).
+inline std::uint64_t next_generation(const std::filesystem::path& dir, const dataset_info* live,
+                                     const std::uint64_t* scanned = nullptr) {
     std::uint64_t g = live ? live->generation : 0;
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        std::uint64_t fg = 0;
-        if (parse_shard_name(it->path().filename().string(), fg)) g = std::max(g, fg);
+    if (scanned) {
+        g = std::max(g, *scanned);
+    } else {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+             it.increment(ec)) {
+            std::uint64_t fg = 0;
+            if (parse_shard_name(it->path().filename().string(), fg)) g = std::max(g, fg);
+        }
     }
     // shard names hold at most 19 digits
     if (g >= std::uint64_t{9'999'999'999'999'999'999u})
@@ -729,7 +752,13 @@ void write_shard(const std::filesystem::path& dir, shard_info& s, const row_sour
 struct save_session {
     std::unique_ptr<file_lock> lock;
     std::optional<dataset_info> live;
-    bool created_dir = false;  ///< the directory did not exist before this save
+    bool created_dir = false;           ///< the directory did not exist before this save
+    bool scanned = false;               ///< the directory was read whole when the save began
+    std::uint64_t seen_generation = 0;  ///< the largest generation in a shard name then
+    /// next_generation's `scanned` argument: the scan made, or none
+    [[nodiscard]] const std::uint64_t* scan() const noexcept {
+        return scanned ? &seen_generation : nullptr;
+    }
 };
 
 /// Creates `dir` when missing, takes its save lock, reads the live manifest and removes what
@@ -767,7 +796,11 @@ inline save_session begin_save(const std::filesystem::path& dir, bool append) {
     }
     // leftovers of a save that was killed: only what the live manifest does not list
     const std::vector<shard_info> none;
-    remove_unlisted(dir, session.live ? &session.live->shards : have_manifest ? nullptr : &none);
+    session.scanned = remove_unlisted(dir,
+                                      session.live    ? &session.live->shards
+                                      : have_manifest ? nullptr
+                                                      : &none,
+                                      &session.seen_generation);
     return session;
 }
 
@@ -833,7 +866,7 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     info.dtype = descr_of<T>();
     info.shape = src.shape;
     info.format = options.format;
-    info.generation = next_generation(dir, live);
+    info.generation = next_generation(dir, live, session.scan());
     // new shards join the dataset with its manifest's permissions: one made private stays so
     const file_attributes attributes = attributes_to_keep(dir / manifest_name);
 
