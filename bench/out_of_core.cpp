@@ -442,7 +442,7 @@ int main(int argc, char** argv) {
                 *std::max_element(last1.begin(), last1.end()) * 1e3);
     std::printf("  median of 1st-5th %8.2f     median of 96th-100th %8.2f\n", median(first5) * 1e3,
                 median(last5) * 1e3);
-    std::printf("  %zu shards listed after the last append (each append: one per thread)\n",
+    std::printf("  %zu shards listed after the last append (one per append under 16 MiB)\n",
                 append_shards);
     {
         const double ratio = median(last5) / median(first5);
