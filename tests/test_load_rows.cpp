@@ -129,7 +129,8 @@ TEST_CASE("load_rows: an empty range reads no shard, even a corrupt or missing o
     ndshard_test::flip_byte(dir / info.shards[1].path, data_offset(dir / info.shards[1].path) + 3);
     for (int round = 0; round < 2; ++round) {
         INFO("round " << round);
-        for (std::size_t r : {4, 5, 6, 7, 8}) {
+        for (const std::size_t r :
+             {std::size_t{4}, std::size_t{5}, std::size_t{6}, std::size_t{7}, std::size_t{8}}) {
             const auto got = ndshard::load_rows<double>(dir, r, r);
             CHECK(shape_of(got) == std::vector<std::size_t>{0, 4});
         }

@@ -136,8 +136,9 @@ TEST_CASE("writer: any batch sizes and shard sizes give the dataset save gives",
     const auto ref = ndshard::load<double>(tmp / "ref");
     const std::vector<std::vector<std::size_t>> plans = {
         {1}, {1, 7, 1000, 3}, {211}, {0, 5, 0, 200, 0}, {2, 3, 5, 7, 11, 13}};
-    int n = 0;
-    for (const std::size_t shard_rows : {1, 13, 211, 5000}) {
+    std::size_t n = 0;
+    for (const std::size_t shard_rows :
+         {std::size_t{1}, std::size_t{13}, std::size_t{211}, std::size_t{5000}}) {
         for (const auto& plan : plans) {
             INFO("shard_rows " << shard_rows << ", plan " << n % plans.size());
             const auto dir = tmp / ("w" + std::to_string(n++));
