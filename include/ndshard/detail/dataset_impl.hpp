@@ -497,9 +497,20 @@ inline file check_shard(const std::filesystem::path& dir, const dataset_info& in
 }
 
 [[noreturn]] inline void checksum_fail(const std::filesystem::path& path, const shard_info& s,
-                                       const xxh3_stream& hash) {
+                                       const std::string& found) {
     fail("checksum mismatch in", path,
-         "expected " + s.checksum + " (from the manifest), found " + hash.text() +
+         "expected " + s.checksum + " (from the manifest), found " + found +
+             ": the shard is corrupt");
+}
+
+/// Block `k` of shard `s` hashed to `found`, not to what the manifest lists.
+[[noreturn]] inline void block_checksum_fail(const std::filesystem::path& path, const shard_info& s,
+                                             std::size_t k, std::uint64_t found) {
+    fail("checksum mismatch in", path,
+         "expected " + xxh3_stream::checksum_text(s.block_checksums[k]) + " for bytes [" +
+             std::to_string(k * s.block_bytes) + ", " +
+             std::to_string(std::min(s.bytes, (k + 1) * s.block_bytes)) +
+             ") (from the manifest), found " + xxh3_stream::checksum_text(found) +
              ": the shard is corrupt");
 }
 
@@ -551,19 +562,15 @@ void read_shard_bytes(const file& f, const shard_info& s, std::uint64_t begin, s
         if (check != shard_check::none) hash.update(p, n);
         if (inside && !out) sink(static_cast<const char*>(p), n);
         if (check == shard_check::blocks && (y % bb == 0 || y == s.bytes)) {
-            const std::uint64_t k = (y - 1) / bb;
-            if (hash.digest() != s.block_checksums[static_cast<std::size_t>(k)])
-                fail(
-                    "checksum mismatch in", f.path(),
-                    "expected " +
-                        xxh3_stream::checksum_text(s.block_checksums[static_cast<std::size_t>(k)]) +
-                        " for bytes [" + std::to_string(k * bb) + ", " + std::to_string(y) +
-                        ") (from the manifest), found " + hash.text() + ": the shard is corrupt");
+            const auto k = static_cast<std::size_t>((y - 1) / bb);
+            if (hash.digest() != s.block_checksums[k])
+                block_checksum_fail(f.path(), s, k, hash.digest());
             hash.reset();
         }
         x = y;
     }
-    if (check == shard_check::whole && hash.text() != s.checksum) checksum_fail(f.path(), s, hash);
+    if (check == shard_check::whole && hash.text() != s.checksum)
+        checksum_fail(f.path(), s, hash.text());
 }
 
 /// Reads rows [a, b) of one .npy shard of `Src` elements (rows counted from the shard's first)
@@ -1004,19 +1011,10 @@ inline std::uint64_t verify_shard(const std::filesystem::path& dir, const datase
         hash.update(p, k);
         done += k;
     }
-    if (!s.checksum.empty() && hash.text() != s.checksum)
-        fail("checksum mismatch in", f.path(),
-             "expected " + s.checksum + " (from the manifest), found " + hash.text() +
-                 ": the shard is corrupt");
+    if (!s.checksum.empty() && hash.text() != s.checksum) checksum_fail(f.path(), s, hash.text());
     const std::vector<std::uint64_t> blocks = hash.blocks();
     for (std::size_t k = 0; k < s.block_checksums.size(); ++k)
-        if (blocks[k] != s.block_checksums[k])
-            fail("checksum mismatch in", f.path(),
-                 "expected " + xxh3_stream::checksum_text(s.block_checksums[k]) + " for bytes [" +
-                     std::to_string(k * s.block_bytes) + ", " +
-                     std::to_string(std::min(s.bytes, (k + 1) * s.block_bytes)) +
-                     ") (from the manifest), found " + xxh3_stream::checksum_text(blocks[k]) +
-                     ": the shard is corrupt");
+        if (blocks[k] != s.block_checksums[k]) block_checksum_fail(f.path(), s, k, blocks[k]);
     return s.bytes;
 }
 

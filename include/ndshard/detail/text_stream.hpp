@@ -33,7 +33,6 @@ class text_stream {
         : src_(src),
           at_(start.offset),
           line_(start.line),
-          start_(start),
           layout_(std::move(layout)),
           columns_(columns),
           pool_(pool),
@@ -104,7 +103,6 @@ class text_stream {
     const text_source& src_;
     std::uint64_t at_;
     std::size_t line_;
-    text_start start_;
     text_layout layout_;
     std::size_t columns_;
     thread_pool* pool_;
