@@ -8,8 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -76,5 +81,16 @@ class child_process {
     pid_t pid_ = -1;
     int ready_fd_ = -1;
 };
+
+/// Starts crash_writer `mode` on `dir` from `first`, waits until it has committed once, lets it
+/// run `delay` more, then kills it.
+inline void run_then_kill(const char* mode, const std::filesystem::path& dir, std::uint64_t first,
+                          std::chrono::microseconds delay) {
+    ndshard_test::child_process child({mode, dir.string(), std::to_string(first), "0"}, true);
+    REQUIRE(child.wait_ready());  // its first commit is done: it is in the loop
+    std::this_thread::sleep_for(delay);
+    child.kill_now();
+    REQUIRE(child.wait() == "signal 9");
+}
 
 }  // namespace ndshard_test

@@ -13,6 +13,8 @@
 //                                                 ... (count 0: until killed), by append() and by
 //                                                 dataset_writer with append in turn; after the
 //                                                 first, one byte to descriptor 3, when open
+//   crash_writer zarr <dir> <first-tag> <count>   as save, each generation written as a zarr store
+//                                                 (zarr::save; codecs in turn when linked)
 //   crash_writer load <dir> <stop-file>           loads the dataset again and again until
 //                                                 <stop-file> exists, checking that every load is
 //                                                 one whole generation, never older than the last
@@ -45,6 +47,29 @@ int save_loop(const std::filesystem::path& dir, std::uint64_t first, std::uint64
         o.threads = 2;
         (void)ndshard::save(dir, ndshard_test::generation_array(tag), o);
         if (tag == first && signal_ready) {
+            const char ready = 1;
+            if (::write(3, &ready, 1) != 1) return 1;
+            ::close(3);
+        }
+    }
+    return 0;
+}
+
+int zarr_loop(const std::filesystem::path& dir, std::uint64_t first, std::uint64_t count) {
+    bool signal = ::fcntl(3, F_GETFD) != -1;
+    for (std::uint64_t tag = first; count == 0 || tag < first + count; ++tag) {
+        ndshard::zarr::save_options o;
+        o.chunk_rows = 64 + tag % 200;
+        o.threads = 2;
+#ifdef NDSHARD_ZARR_CODECS
+        const ndshard::zarr::codec codecs[] = {ndshard::zarr::codec::none,
+                                               ndshard::zarr::codec::zstd,
+                                               ndshard::zarr::codec::blosc_lz4};
+        o.compressor = codecs[tag % 3];
+#endif
+        (void)ndshard::zarr::save(dir, ndshard_test::generation_array(tag), o);
+        if (tag == first && signal) {
+            signal = false;
             const char ready = 1;
             if (::write(3, &ready, 1) != 1) return 1;
             ::close(3);
@@ -151,6 +176,8 @@ int main(int argc, char** argv) {
             return writer_loop(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
         if (mode == "append" && argc == 5)
             return append_loop(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
+        if (mode == "zarr" && argc == 5)
+            return zarr_loop(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
         if (mode == "load" && argc == 4) return load_loop(argv[2], argv[3]);
         std::fprintf(stderr,
                      "usage: crash_writer save <dir> <first-tag> <count>\n"

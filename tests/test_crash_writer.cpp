@@ -13,21 +13,6 @@
 #include "generation.hpp"
 #include "hostile.hpp"
 
-namespace {
-
-/// Starts crash_writer `mode` on `dir` from `first`, waits until it has committed once, lets it
-/// run `delay` more, then kills it.
-void run_then_kill(const char* mode, const std::filesystem::path& dir, std::uint64_t first,
-                   std::chrono::microseconds delay) {
-    ndshard_test::child_process child({mode, dir.string(), std::to_string(first), "0"}, true);
-    REQUIRE(child.wait_ready());  // its first commit is done: it is in the loop
-    std::this_thread::sleep_for(delay);
-    child.kill_now();
-    REQUIRE(child.wait() == "signal 9");
-}
-
-}  // namespace
-
 TEST_CASE("crash: a dataset_writer killed at any instant leaves one whole generation",
           "[crash][writer]") {
     ndshard_test::temp_dir tmp;
@@ -45,7 +30,7 @@ TEST_CASE("crash: a dataset_writer killed at any instant leaves one whole genera
     for (int k = 1; k <= kills; ++k) {
         INFO("kill " << k);
         const std::uint64_t first = std::uint64_t(k) * 1000;
-        run_then_kill("writer", dir, first, std::chrono::microseconds(delay_us(rng)));
+        ndshard_test::run_then_kill("writer", dir, first, std::chrono::microseconds(delay_us(rng)));
         const auto a = ndshard::load<std::int64_t>(dir);
         std::uint64_t tag = 0;
         std::string why;
@@ -84,7 +69,7 @@ TEST_CASE("crash: an append killed at any instant leaves whole batches, none los
     const int kills = 60;
     for (int k = 1; k <= kills; ++k) {
         INFO("kill " << k << ", next batch " << next);
-        run_then_kill("append", dir, next, std::chrono::microseconds(delay_us(rng)));
+        ndshard_test::run_then_kill("append", dir, next, std::chrono::microseconds(delay_us(rng)));
         // whole batches 0, 1, 2, ..., at least one more than before
         std::vector<std::uint64_t> batches;
         std::string why;

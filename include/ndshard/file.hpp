@@ -60,6 +60,14 @@ class file {
                                                  const char* what = "open for reading") {
         return file(p, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, what);
     }
+    /// Opens `name`, relative to the directory open as `dirfd`, for reading without following a
+    /// final symbolic link (as open_read_nofollow); a file that is not open (is_open() false)
+    /// when there is no such file. Messages name `shown`.
+    [[nodiscard]] static file open_read_at_if_exists(int dirfd, const std::filesystem::path& name,
+                                                     const std::filesystem::path& shown) {
+        return file(name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, "open for reading", shown, dirfd,
+                    true);
+    }
     /// Creates (or truncates) a file for writing, mode 0644 before the umask.
     [[nodiscard]] static file create(const std::filesystem::path& p) {
         return file(p, O_WRONLY | O_CREAT | O_TRUNC, 0644, "create");
@@ -178,18 +186,19 @@ class file {
     file(const std::filesystem::path& p, int flags, mode_t mode, const char* what)
         : file(p, flags, mode, what, p) {}
     file(const std::filesystem::path& p, int flags, mode_t mode, const char* what,
-         const std::filesystem::path& shown)
+         const std::filesystem::path& shown, int dirfd = AT_FDCWD, bool missing_ok = false)
         : path_(shown) {
         do {
-            fd_ = ::open(p.c_str(), flags | O_CLOEXEC, mode);
+            fd_ = ::openat(dirfd, p.c_str(), flags | O_CLOEXEC, mode);
         } while (fd_ < 0 && errno == EINTR);
         if (fd_ < 0) {
             const int err = errno;
+            if (missing_ok && err == ENOENT) return;
             struct stat st {};
             // O_NOFOLLOW reports a link as ELOOP ("Too many levels of symbolic links"): say what
             // really happened
-            if (err == ELOOP && (flags & O_NOFOLLOW) && ::lstat(p.c_str(), &st) == 0 &&
-                S_ISLNK(st.st_mode))
+            if (err == ELOOP && (flags & O_NOFOLLOW) &&
+                ::fstatat(dirfd, p.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
                 detail::fail("cannot " + std::string(what), shown,
                              "it is a symbolic link, and ndshard does not follow links inside a "
                              "dataset directory");

@@ -15,3 +15,4 @@
 #include "ndshard/version.hpp"
 #include "ndshard/writer.hpp"
 #include "ndshard/xtensor.hpp"
+#include "ndshard/zarr.hpp"

@@ -25,6 +25,7 @@
 
 #include "ndshard/dataset.hpp"
 #include "ndshard/detail/text_stream.hpp"
+#include "ndshard/detail/zarr_store.hpp"
 #include "ndshard/error.hpp"
 #include "ndshard/file.hpp"
 #include "ndshard/npy.hpp"
@@ -48,9 +49,11 @@ struct stream_options {
     text_read_options text;  ///< used when the source is a text file (its threads are `threads`)
 };
 
-/// Streams a dataset directory, one .npy file, or one text file (CSV/TSV/space-separated), in
-/// row order. The source's kind is what the path is: a directory (a dataset), a file starting
-/// with the .npy magic, or any other file (text, read as read_text reads it).
+/// Streams a dataset directory, a zarr array store, one .npy file, or one text file
+/// (CSV/TSV/space-separated), in row order. The source's kind is what the path is: a directory
+/// holding .zarray (a zarr store: its chunks are decompressed by the pool; compressed stores need
+/// the ndshard::zarr target), any other directory (a dataset), a file starting with the .npy
+/// magic, or any other file (text, read as read_text reads it).
 ///
 ///   ndshard::block_reader<float> r("features.nds", {.block_rows = 65536});
 ///   while (r.next()) train(r.rows(), r.first_row());
@@ -261,6 +264,23 @@ class npy_stream : public block_reader<T>::source {
     std::size_t row_size_;
 };
 
+/// A zarr array store's rows: each block's chunks read and decompressed by the pool into it (a
+/// chunk that straddles two blocks is read for each).
+template <class T>
+class zarr_stream : public block_reader<T>::source {
+  public:
+    zarr_stream(std::unique_ptr<zarr_reader> r, thread_pool* pool)
+        : reader_(std::move(r)), pool_(pool) {}
+
+    void read(std::size_t first, std::size_t n, T* dest) override {
+        reader_->read_rows(first, first + n, dest, pool_);
+    }
+
+  private:
+    std::unique_ptr<zarr_reader> reader_;
+    thread_pool* pool_;
+};
+
 /// A text file's rows, window by window.
 template <class T>
 class text_file_stream : public block_reader<T>::source {
@@ -338,7 +358,13 @@ block_reader<T>::block_reader(const std::filesystem::path& path, const stream_op
     : prefetch_(options.prefetch),
       pool_(nullptr, options.threads, std::numeric_limits<std::size_t>::max()) {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
+    if (std::filesystem::is_directory(path, ec) &&
+        std::filesystem::exists(path / detail::zarray_name, ec)) {
+        auto r = std::make_unique<detail::zarr_reader>(path);
+        r->check_type<T>(false);
+        shape_ = r->meta().shape;
+        source_ = std::make_unique<detail::zarr_stream<T>>(std::move(r), pool_.get());
+    } else if (std::filesystem::is_directory(path, ec)) {
         reading_.emplace(path, directory_lock::kind::shared);
         dataset_info info = detail::manifest_for<T>(path, false);
         shape_ = info.shape;
