@@ -12,12 +12,13 @@
 #   fuzz/run.sh                       every target, 60 s each
 #   FUZZ_SECONDS=10 fuzz/run.sh       shorter
 #   fuzz/run.sh manifest              one target
-# Needs clang and libclang-rt-14-dev (scripts/install-deps.sh --ci).
+# Needs clang and libclang-rt-14-dev (scripts/install-deps.sh --ci); the zarr targets also
+# libzstd-dev, libblosc-dev and zlib1g-dev (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=${*:-npy_header manifest text embeddings}
+targets=${*:-npy_header manifest text embeddings zarr_meta zarr_chunk}
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DNDSHARD_BUILD_FUZZERS=ON -DNDSHARD_BUILD_TESTS=OFF -DNDSHARD_BUILD_BENCHMARKS=OFF \

@@ -85,18 +85,22 @@ inline void zlib_decode(bool gzip, const unsigned char* src, std::size_t n, unsi
         rc = inflate(&s, Z_NO_FLUSH);
         in_done += in_ask - s.avail_in;
         out_done += out_ask - s.avail_out;
+        // a gzip file may hold several members, one after another (Python's gzip reads them all)
+        if (rc == Z_STREAM_END && gzip && in_done < n && inflateReset(&s) == Z_OK) continue;
         if (rc == Z_STREAM_END) break;
         if (rc == Z_OK || (rc == Z_BUF_ERROR && in_done < n && out_done < expected)) continue;
         break;
     }
     const std::string msg = s.msg ? s.msg : "";
     inflateEnd(&s);
-    if (rc == Z_BUF_ERROR && out_done == expected)
+    if (rc == Z_BUF_ERROR && in_done == n)
         corrupt(chunk, "expected " + std::to_string(expected) + " bytes of elements, found a " +
-                           kind + " stream that holds more");
+                           kind + " stream cut short after " + std::to_string(out_done));
     if (rc == Z_BUF_ERROR)
         corrupt(chunk, "expected " + std::to_string(expected) + " bytes of elements, found a " +
-                           kind + " stream that ends after " + std::to_string(out_done));
+                           kind + " stream that holds more");
+    if (rc == Z_NEED_DICT)
+        corrupt(chunk, "expected a " + kind + " stream, found one that needs a preset dictionary");
     if (rc != Z_STREAM_END)
         corrupt(chunk, kind + " says: " + (msg.empty() ? "error " + std::to_string(rc) : msg));
     if (out_done != expected)
