@@ -23,6 +23,7 @@
 #include "ndshard/dataset.hpp"
 #include "ndshard/detail/checksum.hpp"
 #include "ndshard/detail/convert.hpp"
+#include "ndshard/detail/json_depth.hpp"
 #include "ndshard/detail/row_source.hpp"
 #include "ndshard/detail/text_shard.hpp"
 #include "ndshard/dtype.hpp"
@@ -127,29 +128,6 @@ inline const nlohmann::json& json_field(const nlohmann::json& obj, const char* k
     if (it == obj.end())
         manifest_fail(file, std::string("missing field '") + key + "' in " + where);
     return *it;
-}
-
-/// Whether brackets and braces outside strings nest deeper than `max` anywhere in `text`.
-inline bool json_depth_exceeds(std::string_view text, std::size_t max) noexcept {
-    std::size_t depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max) return true;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return false;
 }
 
 /// A shard entry's block checksums: "block_bytes" (1 to 2^30) and "block_xxh3", 16 hex digits

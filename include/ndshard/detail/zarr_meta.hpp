@@ -17,7 +17,7 @@
 
 #include "ndshard/detail/codec.hpp"
 #include "ndshard/detail/convert.hpp"
-#include "ndshard/detail/dataset_impl.hpp"
+#include "ndshard/detail/json_depth.hpp"
 #include "ndshard/dtype.hpp"
 #include "ndshard/error.hpp"
 
