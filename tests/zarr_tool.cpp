@@ -20,9 +20,9 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <ndshard/detail/convert.hpp>
 #include <ndshard/ndshard.hpp>
 #include <ndshard/zarr.hpp>
-#include <ndshard/detail/convert.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,8 +49,8 @@ struct check_error : std::exception {
 std::size_t parse_size(const char* text, const char* name) {
     const std::string s = text;
     if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
-        throw usage_error(std::string("expected a non-negative integer for ") + name +
-                          ", found '" + s + "'");
+        throw usage_error(std::string("expected a non-negative integer for ") + name + ", found '" +
+                          s + "'");
     errno = 0;
     char* end = nullptr;
     const unsigned long long v = std::strtoull(text, &end, 10);
