@@ -189,7 +189,9 @@ class file {
          const std::filesystem::path& shown, int dirfd = AT_FDCWD, bool missing_ok = false)
         : path_(shown) {
         do {
-            fd_ = ::openat(dirfd, p.c_str(), flags | O_CLOEXEC, mode);
+            // open, not openat, for plain paths: the fault tests interpose open
+            fd_ = dirfd == AT_FDCWD ? ::open(p.c_str(), flags | O_CLOEXEC, mode)
+                                    : ::openat(dirfd, p.c_str(), flags | O_CLOEXEC, mode);
         } while (fd_ < 0 && errno == EINTR);
         if (fd_ < 0) {
             const int err = errno;
