@@ -10,6 +10,11 @@
 //   load_noverify DIR (the same without checksums), read_text FILE (tab), raw_read FILE (parallel
 //   pread of the whole file into fresh memory: the bound, not checked), raw_read_huge FILE (the
 //   same with the buffer advised to use huge pages)
+// zarr v2 stores, chunked as peers.py chunks dask's (about 8 MiB, at least one chunk per thread):
+//   zarr_save_blosc_lz4 DIR (Blosc-LZ4, clevel 5, byte shuffle: zarr's and numcodecs' default),
+//   zarr_save_none DIR (no compressor), zarr_load DIR (any store; checked against SRC).
+//   Compressed stores need the driver linked with ndshard::zarr (NDSHARD_ZARR_CODECS): without it
+//   zarr_save_blosc_lz4, and zarr_load of a compressed store, print a "skipped" line saying why.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -96,6 +101,27 @@ inline result raw_read(const options& o, bool huge) {
     return r;
 }
 
+/// Rows per chunk of the zarr stores, as peers.py's chunk_rows gives dask's: about 8 MiB, and at
+/// least one chunk per thread.
+template <class Shape>
+std::size_t dask_chunk_rows(const Shape& shape, std::size_t itemsize, std::size_t threads) {
+    std::size_t row_bytes = itemsize;
+    for (std::size_t d = 1; d < shape.size(); ++d)
+        row_bytes *= shape[d];
+    const std::size_t rows = shape.empty() ? 1 : shape[0];
+    const std::size_t n = std::max<std::size_t>(threads, 1);
+    return std::max<std::size_t>(
+        1,
+        std::min((std::size_t{8} << 20) / std::max<std::size_t>(row_bytes, 1), (rows + n - 1) / n));
+}
+
+#if !defined(NDSHARD_ZARR_CODECS)
+/// Why a compressed zarr operation did not run (run.py lists it under the workload).
+constexpr const char* no_codecs =
+    "compare_ndshard built without ndshard::zarr (libzstd, libblosc or zlib not found): no "
+    "compressed zarr stores";
+#endif
+
 template <class T>
 result run(const options& o) {
     ndshard::save_options save;
@@ -133,6 +159,26 @@ result run(const options& o) {
         r.delimiter = '\t';
         r.threads = o.threads;
         return compare::time_read(o, [&] { return ndshard::read_text<T>(o.input, r); });
+    }
+    if (o.op == "zarr_save_blosc_lz4" || o.op == "zarr_save_none") {
+        ndshard::zarr::save_options z;
+        z.threads = o.threads;
+        z.compressor =
+            o.op == "zarr_save_none" ? ndshard::zarr::codec::none : ndshard::zarr::codec::blosc_lz4;
+#if !defined(NDSHARD_ZARR_CODECS)
+        if (z.compressor != ndshard::zarr::codec::none) return compare::skipped(no_codecs);
+#endif
+        return compare::time_write<T>(o, [&](const xt::xarray<T>& a) {
+            z.chunk_rows = dask_chunk_rows(a.shape(), sizeof(T), o.threads);
+            (void)ndshard::zarr::save(o.output, a, z);
+        });
+    }
+    if (o.op == "zarr_load") {
+#if !defined(NDSHARD_ZARR_CODECS)
+        if (ndshard::zarr::inspect(o.input).compressor != "null")
+            return compare::skipped(no_codecs);
+#endif
+        return compare::time_read(o, [&] { return ndshard::zarr::load<T>(o.input, load); });
     }
     throw std::invalid_argument("unknown --op " + o.op);
 }

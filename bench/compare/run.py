@@ -103,6 +103,10 @@ def tasks_for(w, n):
         T(w, "text read", "data.table fread", "R", "fread", input="text", threads=N),
         T(w, "binary write", "ndshard write_npy (one file)", "ndshard", "write_npy", "ref", output="out.npy", threads=N),
         T(w, "binary write", "ndshard save (npy shards)", "ndshard", "save_npy", "ndshard", output="out.nds/", threads=N),
+        T(w, "binary write", "ndshard zarr::save (blosc_lz4, dask's chunks)", "ndshard", "zarr_save_blosc_lz4",
+          "ndshard", output="out.zarr/", threads=N),
+        T(w, "binary write", "ndshard zarr::save (no codec)", "ndshard", "zarr_save_none", "ndshard",
+          output="out.zarr/", threads=N),
         T(w, "binary write", "raw parallel pwrite (bound)", "ndshard", "raw_write", "bound", output="out.bin", threads=N),
         T(w, "binary write", "numpy.save", "python:numpy", "save", output="out.npy"),
         T(w, "binary write", "xt::dump_npy", "xtensor", "dump_npy", output="out.npy"),
@@ -111,6 +115,10 @@ def tasks_for(w, n):
         T(w, "binary read", "ndshard load (npy shards)", "ndshard", "load", "ndshard", input="npy_dataset", threads=N),
         T(w, "binary read", "ndshard load (npy shards, verify=false)", "ndshard", "load_noverify", "ndshard",
           input="npy_dataset", threads=N),
+        T(w, "binary read", "ndshard zarr::load (store dask wrote)", "ndshard", "zarr_load", "ndshard",
+          input="zarr", threads=N),
+        T(w, "binary read", "ndshard zarr::load (no codec)", "ndshard", "zarr_load", "ndshard",
+          input="zarr_raw", threads=N),
         T(w, "binary read", "raw parallel pread (bound)", "ndshard", "raw_read", "bound", input="npy", threads=N),
         T(w, "binary read", "raw parallel pread, huge pages (bound)", "ndshard", "raw_read_huge", "bound",
           input="npy", threads=N),
@@ -172,8 +180,9 @@ class Runner:
         return line, report["maxrss_kib"] * 1024, report["shmem_kib"] * 1024, stderr
 
     def verify(self, w, source, path, driver):
-        """Does what a writer wrote give the source back? Returns the mismatch count."""
-        if driver == "python:zarr":
+        """Does what a writer wrote give the source back? Returns the mismatch count. Zarr stores
+        (dask's and ndshard's) are read back by zarr-python."""
+        if driver == "python:zarr" or Path(path).suffix == ".zarr":
             line, *_ = self.run(self.command("python:zarr", "verify", w, source, inp=path))
         else:
             cmd = [str(self.bin / "compare_verify"), "--dtype", w.dtype, "--source", str(source), str(path)]
@@ -239,6 +248,8 @@ def prepare(runner, w, wdir, log):
          "`text.nds` (ndshard save, tsv shards)")
     make("npy_dataset", "ndshard", "save_npy", wdir / "npy.nds", "`npy.nds` (ndshard save, npy shards)")
     make("zarr", "python:zarr", "write", wdir / "source.zarr", "`source.zarr` (dask.to_zarr, zarr defaults)")
+    make("zarr_raw", "ndshard", "zarr_save_none", wdir / "raw.zarr",
+         "`raw.zarr` (ndshard zarr::save, no compressor, dask's chunks)")
     path, desc = inputs["npy"]
     inputs["npy"] = (path, desc + ", %.0f MB" % (tree_bytes(path) / 1e6))
     return inputs, source
@@ -266,6 +277,8 @@ def run_task(runner, task, source, inputs, wdir, first_round, log):
         return
     if "skipped" in line:
         task.skipped = line["skipped"]
+        if task.driver == "ndshard":  # e.g. compressed zarr stores without ndshard::zarr's codecs
+            log("skipped: %s (%s)" % (task.name, task.skipped))
         return
     task.runs.append({"seconds": line["seconds"], "maxrss": maxrss, "mapped": mapped, "line": line})
     if first_round:
@@ -411,6 +424,22 @@ HEADER = ["operation", "tool", "threads", "seconds (median)", "MB/s (array)", "p
           "exact round trip", "file MB", "time / ndshard"]
 
 
+def zarr_ratios(ws):
+    """'write 2.1 (...), read 3.4 (...)': dask's median seconds over ndshard's same zarr operation."""
+    def med(label, category):
+        for t in ws:
+            if t.label == label and t.category == category and t.runs:
+                return statistics.median(r["seconds"] for r in t.runs)
+        return None
+    parts = []
+    for category, dask, mine in (("binary write", "zarr via dask.to_zarr", "ndshard zarr::save (blosc_lz4, dask's chunks)"),
+                                 ("binary read", "zarr via dask.from_zarr", "ndshard zarr::load (store dask wrote)")):
+        d, m = med(dask, category), med(mine, category)
+        if d is not None and m is not None:
+            parts.append("%s %.2f (%s s / %s s)" % (category.split()[1], d / m, fmt_seconds(d), fmt_seconds(m)))
+    return ", ".join(parts)
+
+
 def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
     out = []
     out.append("# ndshard against its peers\n")
@@ -428,13 +457,18 @@ def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
         out.append("What the readers read (the same input for every reader of its kind):\n")
         for key, what in (("text", "text readers"), ("tsv_dataset", "ndshard load (tsv shards)"),
                           ("npy", "binary readers"), ("npy_dataset", "ndshard load (npy shards)"),
-                          ("zarr", "zarr reader")):
+                          ("zarr", "zarr readers (dask, ndshard zarr::load)"),
+                          ("zarr_raw", "ndshard zarr::load (no codec)")):
             out.append("- %s: %s" % (what, ins[key][1] if key in ins else "not prepared"))
         out.append("")
         out.append("| " + " | ".join(HEADER) + " |")
         out.append("|" + "|".join(" --- " for _ in HEADER) + "|")
         for _, cells in table_rows(ws):
             out.append("| " + " | ".join(cells) + " |")
+        ratios = zarr_ratios(ws)
+        if ratios:
+            out.append("")
+            out.append("zarr, dask's seconds / ndshard's (same store format, compressor and chunks): " + ratios + ".")
         skipped = [t for t in ws if t.skipped or t.failed]
         if skipped:
             out.append("")
@@ -468,7 +502,12 @@ def markdown(args, info, vers, tasks, inputs, log_lines, started, took):
         "inverse: the fraction of the bound's speed that ndshard reaches (the project's target is at least 0.8).\n"
         "- numpy.savetxt, numpy.loadtxt, numpy.save/load, pandas and xtensor's functions are single-threaded; the "
         "others use the thread count shown (data.table: `setDTthreads(N)`; dask: threaded scheduler with N "
-        "workers, ~8 MiB chunks, zarr's default Blosc-LZ4 compressor).\n" % rounds_text(args))
+        "workers, ~8 MiB chunks, zarr's default Blosc-LZ4 compressor).\n"
+        "- ndshard's zarr rows: `zarr::save` writes a zarr v2 store with the chunks dask gets here (peers.py "
+        "`chunk_rows`) and, for the blosc_lz4 row, dask's compressor (Blosc-LZ4, clevel 5, byte shuffle; the no "
+        "codec row stores chunks uncompressed); like `save` it fsyncs (cheap on tmpfs), dask does not. "
+        "`zarr::load` reads the store dask wrote (the no codec row: one ndshard wrote uncompressed). Their "
+        "stores are read back by zarr-python.\n" % rounds_text(args))
     if vers:
         out.append("Versions: " + "; ".join("%s %s" % kv for kv in vers.items()) + ".\n")
     if log_lines:
@@ -516,7 +555,7 @@ def chart(path, args, info, tasks, started):
                           fontsize=8)
             ax.grid(axis="x", which="both", alpha=0.25)
     legend = [Patch(facecolor=colors["ref"], label="ndshard (reference op)"),
-              Patch(facecolor=colors["ndshard"], label="ndshard (shards)"),
+              Patch(facecolor=colors["ndshard"], label="ndshard (shards, zarr)"),
               Patch(facecolor=colors["bound"], label="raw pwrite/pread bound"),
               Patch(facecolor=colors["peer"], label="peer"),
               Patch(facecolor="white", edgecolor="black", hatch="///", label="not exact")]
