@@ -10,7 +10,8 @@
 // library; --no-sync) and ndshard::zarr::load, zarr-python through dask with the same codec and
 // the same chunks (bench/zarr_peer.py, started once per array and driven line by line, so its
 // runs interleave with ndshard's), and raw pwrite / pread of the same bytes (one file per thread,
-// reads into fresh memory). Every round runs every row once, in a new order each round; tables
+// reads into fresh memory, and again into memory advised MADV_HUGEPAGE, as ndshard's and numpy's
+// arrays are). Every round runs every row once, in a new order each round; tables
 // show medians and min-max over --reps rounds, MB/s of the array's raw bytes, MB/s per thread,
 // CPU seconds, the store's size and compression ratio; then peer/ndshard ratios (ratio of
 // medians, and in brackets the range of the per-round ratios), ndshard/raw, and where each codec
@@ -98,11 +99,14 @@ options:
                     string, which dask maps through fsspec)
   --python PATH     python3 with numpy, zarr and dask (default /usr/bin/python3)
   --no-peer         skip zarr-python
-  --default-malloc  leave glibc's malloc as it is. By default every allocation of 1 MiB or more is
-                    its own mapping, returned to the system when freed (as in ndshard_bench), in
-                    this process and in zarr-python's (GLIBC_TUNABLES): a load's array and
-                    buffers are fresh memory each run, as in a new process, instead of pages a
-                    previous run left behind (glibc's default reuses freed blocks up to 32 MiB).
+  --fresh-memory    make every allocation of 1 MiB or more its own mapping, returned to the
+                    system when freed (as ndshard_bench does), in this process and in
+                    zarr-python's (GLIBC_TUNABLES): every buffer is fresh memory each run, as in
+                    a process's first call. By default glibc's malloc is left as it is: arrays
+                    over 32 MiB (the loaded array, raw's buffer) are fresh mappings anyway, and
+                    smaller buffers (chunks, codec contexts) are reused from one run to the next,
+                    as in a long-running process. Fresh memory costs codecs much: c-blosc makes
+                    a new zstd context (MBs of tables) per call.
   --help
 )";
 
@@ -129,7 +133,7 @@ std::string codec_name(zarr::codec c) {
 struct config {
     std::size_t rows = 1000000, cols = 10, reps = 5, threads = 0, chunk_rows = 0;
     fs::path dir = "/dev/shm/ndshard_zarr_bench";
-    bool sync = true, cold = false, peer = true, fresh_memory = true;
+    bool sync = true, cold = false, peer = true, fresh_memory = false;
     std::vector<std::string> datasets = all_datasets;
     std::vector<zarr::codec> codecs = all_codecs;
     std::string peer_script = NDSHARD_ZARR_PEER, peer_store = "directory",
@@ -214,8 +218,8 @@ config parse_args(int argc, char** argv) {
                 usage_error("--peer-store expects directory or fsspec");
         } else if (a == "--python") {
             c.python = value();
-        } else if (a == "--default-malloc") {
-            c.fresh_memory = false;
+        } else if (a == "--fresh-memory") {
+            c.fresh_memory = true;
         } else if (a == "--no-peer") {
             c.peer = false;
         } else {
@@ -449,7 +453,7 @@ class zarr_peer {
             ::dup2(from_child[1], 1);
             ::close(to_child[1]);
             ::close(from_child[0]);
-            if (cfg.fresh_memory)  // the same malloc policy as this process (see --default-malloc)
+            if (cfg.fresh_memory)  // the same malloc policy as this process (see --fresh-memory)
                 ::setenv("GLIBC_TUNABLES",
                          "glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=1048576",
                          1);
@@ -1002,8 +1006,7 @@ dataset_result run_dataset(const config& cfg, const std::string& name, const fs:
 
 int main(int argc, char** argv) {
     const config cfg = parse_args(argc, argv);
-    // every large allocation its own mapping, returned to the system when freed: each load
-    // gets fresh memory, as a new process would (the same as ndshard_bench)
+    // --fresh-memory: every large allocation its own mapping, returned to the system when freed
     if (cfg.fresh_memory) {
         ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
         ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
