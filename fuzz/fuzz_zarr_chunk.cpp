@@ -50,8 +50,9 @@ void check(bool ok) {
 constexpr nd::codec_id ids[4] = {nd::codec_id::zstd, nd::codec_id::blosc, nd::codec_id::zlib,
                                  nd::codec_id::gzip};
 
-/// Whether zlib itself inflates exactly `n` bytes at `src` (a zlib stream, or gzip's single
-/// member) into exactly `expected` bytes; the bytes in `out` (capacity expected + 1).
+/// Whether zlib itself inflates exactly `n` bytes at `src` (a zlib stream, or gzip members one
+/// after another, as Python's gzip reads them) into exactly `expected` bytes; the bytes in `out`
+/// (capacity expected + 1).
 bool zlib_exact(bool gzip, const unsigned char* src, std::size_t n, unsigned char* out,
                 std::size_t expected) {
     z_stream s{};
@@ -60,8 +61,12 @@ bool zlib_exact(bool gzip, const unsigned char* src, std::size_t n, unsigned cha
     s.avail_in = static_cast<uInt>(n);
     s.next_out = out;
     s.avail_out = static_cast<uInt>(expected + 1);
-    const int rc = inflate(&s, Z_FINISH);
-    const bool ok = rc == Z_STREAM_END && s.total_out == expected && s.total_in == n;
+    int rc = inflate(&s, Z_FINISH);
+    while (gzip && rc == Z_STREAM_END && s.avail_in > 0 && inflateReset(&s) == Z_OK)
+        rc = inflate(&s, Z_FINISH);
+    // (inflateReset zeroes total_in and total_out: count by the pointers)
+    const bool ok = rc == Z_STREAM_END && static_cast<std::size_t>(s.next_out - out) == expected &&
+                    static_cast<std::size_t>(s.next_in - src) == n;
     inflateEnd(&s);
     return ok;
 }
