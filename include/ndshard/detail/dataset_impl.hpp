@@ -950,12 +950,9 @@ inline void check_row_range(std::string_view what, const std::filesystem::path& 
                  std::to_string(first) + ", " + std::to_string(last) + ")");
 }
 
-/// The manifest of `dir`, checked to hold elements of type T (unless `convert`) and to have
-/// shard files that can hold what it claims: a manifest or a shard header that lies about its
-/// shape cannot make ndshard allocate more than the shard files hold.
+/// Fails unless the dataset `info` (in `dir`) holds elements of type T, or `convert` is set.
 template <class T>
-dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
-    dataset_info info = read_manifest(dir);
+void check_dtype_for(const std::filesystem::path& dir, const dataset_info& info, bool convert) {
     if (info.dtype != descr_of<T>() && !convert) {
         parsed_descr pd;
         (void)parse_descr(info.dtype, pd);
@@ -963,6 +960,15 @@ dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
              "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) + "), found " +
                  info.dtype + " (" + dtype_name(pd.type) + ")");
     }
+}
+
+/// The manifest of `dir`, checked to hold elements of type T (unless `convert`) and to have
+/// shard files that can hold what it claims: a manifest or a shard header that lies about its
+/// shape cannot make ndshard allocate more than the shard files hold.
+template <class T>
+dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
+    dataset_info info = read_manifest(dir);
+    check_dtype_for<T>(dir, info, convert);
     return info;
 }
 
