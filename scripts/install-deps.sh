@@ -2,7 +2,8 @@
 # Installs, from Debian's packages, whatever ndshard's build, tests and benchmarks need and this
 # machine lacks. Quiet when everything is there; needs root (or sudo) only when something is missing.
 #   scripts/install-deps.sh           build + tests + benchmarks (with the zarr codec libraries and
-#                                     zarr-python, numcodecs and Dask, which the interop tests run)
+#                                     zarr-python, numcodecs and Dask, which the interop tests run,
+#                                     and OpenMPI, which the MPI tests run)
 #   scripts/install-deps.sh --peers   also the optional peers the comparison benchmark measures
 #   scripts/install-deps.sh --ci      also what .ci/run needs beyond the quick start: clang and
 #                                     its sanitizer/libFuzzer runtimes, llvm-symbolizer
@@ -10,7 +11,8 @@
 set -eu
 pkgs="cmake make g++ pkg-config xtensor-dev xtl-dev catch2 libbenchmark-dev libfast-float-dev libdragonbox-dev
       nlohmann-json3-dev libxxhash-dev python3 python3-numpy
-      libzstd-dev libblosc-dev zlib1g-dev python3-zarr python3-numcodecs python3-dask"
+      libzstd-dev libblosc-dev zlib1g-dev python3-zarr python3-numcodecs python3-dask
+      libopenmpi-dev openmpi-bin"
 for opt in "$@"; do
   case "$opt" in
     --peers) pkgs="$pkgs python3-pandas r-cran-data.table python3-matplotlib" ;;

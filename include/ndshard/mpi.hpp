@@ -9,7 +9,7 @@
 //                              manifest.json: committed by rank 0 once every rank has written
 //
 // Every function here is collective: every rank of `comm` calls it, with the same directory or
-// file. A failure on any rank (a bad argument, a full disk, a damaged shard) makes the call
+// file and the same options (they decide which collective MPI calls are made). A failure on any rank (a bad argument, a full disk, a damaged shard) makes the call
 // throw on every rank an ndshard::error naming the lowest failing rank and its message; nothing
 // is committed then, and the previous dataset or file stays as it was. Ranks may run the same
 // calls on threads of their own only if MPI was initialised with MPI_THREAD_MULTIPLE; each call
@@ -57,18 +57,23 @@ template <class T>
                                       std::size_t first, std::size_t last,
                                       const load_options& options = {});
 
-/// How write_npy writes.
+/// How write_npy and read_npy move the data.
 struct npy_options {
-    /// Each rank writes its part, one contiguous byte range, with MPI_File_write_at (false) or
-    /// with the collective MPI_File_write_at_all (true), which lets the MPI-IO library gather
-    /// the data on aggregator ranks (collective buffering: worth it on a parallel file system
-    /// with striping hints). Off by default: OpenMPI 4.1.4's default component (ompio) returns
-    /// success from a collective write whose data it failed to write (tests/mpi: a full disk on
-    /// 3 ranks or more), where independent writes report the short count. Either way, rank 0
-    /// checks the file's size before the commit.
+    /// Each rank reads or writes its part, one contiguous byte range, with independent calls
+    /// (MPI_File_write_at / read_at: false) or with collective ones (MPI_File_write_at_all /
+    /// read_at_all: true), which let the MPI-IO library gather the data on aggregator ranks
+    /// (collective buffering: worth trying on a parallel file system with striping hints).
+    /// Independent by default, as HDF5's default transfer mode: one large contiguous range per
+    /// rank leaves collective buffering nothing to merge, and OpenMPI 4.1.4's default component
+    /// (ompio) returns success from a collective write whose data it failed to write (found by
+    /// tests/mpi with a full disk on 3 ranks or more), where independent calls report the short
+    /// count. Either way, rank 0 checks the written file's size before the commit.
     bool collective = false;
-    bool sync =
-        true;  ///< fsync the file (MPI_File_sync) and its directory before and after the commit
+    bool sync = true;  ///< write_npy: fsync the file and its directory (MPI_File_sync, fsync)
+    /// Hints for MPI_File_open, for the file system at hand: on Lustre, for example,
+    /// "striping_factor" and "striping_unit" for a new file, "cb_nodes" and "romio_cb_write" for
+    /// collective buffering. Not freed by ndshard; MPI ignores hints it does not know.
+    MPI_Info hints = MPI_INFO_NULL;
 };
 
 /// Collective. One .npy file of every rank's rows in rank order, written with MPI-IO (rank 0
@@ -82,9 +87,12 @@ void write_npy(MPI_Comm comm, const std::filesystem::path& file, const xt::xexpr
                const npy_options& options);
 
 /// Collective. Every rank reads its rows_of_rank of the .npy file (C order, rank 1 or more,
-/// element type T) with collective MPI-IO.
+/// element type T) with MPI-IO; rank 0 reads and checks the header for all.
 template <class T>
 [[nodiscard]] xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& file);
+template <class T>
+[[nodiscard]] xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& file,
+                                     const npy_options& options);
 
 }  // namespace ndshard::mpi
 

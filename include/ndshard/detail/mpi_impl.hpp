@@ -368,16 +368,13 @@ inline constexpr std::uint64_t max_io_bytes = std::uint64_t{1} << 30;
 /// Elements of a non-contiguous part evaluated at once for a write.
 inline constexpr std::uint64_t evaluate_bytes = std::uint64_t{64} << 20;
 
-/// MPI_File_open's hints: none. Every rank reads and writes one contiguous byte range of the
-/// file (no file view, no derived datatype), which takes neither implementation's data-sieving
-/// path (where OpenMPI 4.1's ompio has had read bugs, open-mpi/ompi #10546); the tests check
-/// uneven, unaligned ranges under both ompio and romio321.
-inline MPI_Info io_hints() {
-    return MPI_INFO_NULL;
-}
+// Every rank reads and writes one contiguous byte range of the file (no file view, no derived
+// datatype): neither MPI-IO implementation takes its data-sieving path for that (where OpenMPI
+// 4.1's ompio has had read bugs, open-mpi/ompi #10546); tests/mpi checks uneven, unaligned ranges
+// under both ompio and romio321, independent and collective.
 
-/// `k` bytes at `offset`, through the collective `call` (MPI_File_write_at_all or _read_at_all);
-/// a failure is recorded in `message` (first one kept).
+/// `k` bytes at `offset`, through `call` (MPI_File_write_at, _read_at or their collective _all
+/// forms); a failure is recorded in `message` (first one kept).
 template <class Call>
 void io_piece(Call call, MPI_File fh, std::uint64_t offset, void* p, std::uint64_t k,
               const std::filesystem::path& file, const char* verb, std::string& message) {
@@ -434,7 +431,7 @@ void write_npy_rows(MPI_Comm comm, const std::filesystem::path& target,
     };
 
     MPI_File fh = MPI_FILE_NULL;
-    const int rc = MPI_File_open(comm, tmp.c_str(), MPI_MODE_WRONLY, io_hints(), &fh);
+    const int rc = MPI_File_open(comm, tmp.c_str(), MPI_MODE_WRONLY, options.hints, &fh);
     try {
         agree(comm, rc == MPI_SUCCESS ? std::string()
                                       : "ndshard: cannot write " + nd::quoted(target) + ": " +
@@ -522,7 +519,8 @@ void write_npy_rows(MPI_Comm comm, const std::filesystem::path& target,
 }
 
 template <class T>
-xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& path) {
+xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& path,
+                       const npy_options& options) {
     // rank 0 reads the header (and checks the file's size against it); every rank decodes it
     const std::string raw = from_rank0(comm, [&] {
         const ndshard::file f = ndshard::file::open_read(path);
@@ -556,7 +554,7 @@ xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& path) {
           }));
 
     MPI_File fh = MPI_FILE_NULL;
-    const int rc = MPI_File_open(comm, path.c_str(), MPI_MODE_RDONLY, io_hints(), &fh);
+    const int rc = MPI_File_open(comm, path.c_str(), MPI_MODE_RDONLY, options.hints, &fh);
     try {
         agree(comm, rc == MPI_SUCCESS
                         ? std::string()
@@ -573,8 +571,11 @@ xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& path) {
     auto* dest = reinterpret_cast<char*>(out.data());
     for (std::uint64_t c = 0, done = 0; c < calls; ++c) {
         const std::uint64_t k = message.empty() ? std::min(max_io_bytes, bytes - done) : 0;
-        io_piece(MPI_File_read_at_all, fh, k ? base + done : 0, k ? dest + done : nullptr, k, path,
-                 "read", message);
+        if (options.collective)
+            io_piece(MPI_File_read_at_all, fh, k ? base + done : 0, k ? dest + done : nullptr, k,
+                     path, "read", message);
+        else if (k > 0)
+            io_piece(MPI_File_read_at, fh, base + done, dest + done, k, path, "read", message);
         done += k;
     }
     const int close_rc = MPI_File_close(&fh);
@@ -620,7 +621,13 @@ void write_npy(MPI_Comm comm, const std::filesystem::path& file, const xt::xexpr
 
 template <class T>
 xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& file) {
-    return detail::read_npy<T>(comm, file);
+    return detail::read_npy<T>(comm, file, npy_options{});
+}
+
+template <class T>
+xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& file,
+                       const npy_options& options) {
+    return detail::read_npy<T>(comm, file, options);
 }
 
 }  // namespace ndshard::mpi
