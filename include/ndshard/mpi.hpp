@@ -9,11 +9,15 @@
 //                              manifest.json: committed by rank 0 once every rank has written
 //
 // Every function here is collective: every rank of `comm` calls it, with the same directory or
-// file and the same options (they decide which collective MPI calls are made). A failure on any rank (a bad argument, a full disk, a damaged shard) makes the call
-// throw on every rank an ndshard::error naming the lowest failing rank and its message; nothing
-// is committed then, and the previous dataset or file stays as it was. Ranks may run the same
-// calls on threads of their own only if MPI was initialised with MPI_THREAD_MULTIPLE; each call
-// itself makes MPI calls from the calling thread only.
+// file and the same options (they decide which collective MPI calls are made); the directory or
+// file must be on a file system every rank sees (a rank that does not see it fails the call). A
+// failure on any rank (a bad argument, a full disk, a damaged shard) makes the call throw on every
+// rank an ndshard::error naming the lowest failing rank and its message. A failure before the
+// commit (the rename of the new manifest or file) commits nothing: the previous dataset or file
+// stays as it was and the new files are removed; a failure to fsync the directory after the
+// rename is reported too, with the new data in place. Ranks may run calls on threads of their own
+// only if MPI was initialised with MPI_THREAD_MULTIPLE; each call makes MPI calls from the
+// calling thread only.
 #pragma once
 
 #include <mpi.h>
@@ -67,7 +71,10 @@ struct npy_options {
     /// rank leaves collective buffering nothing to merge, and OpenMPI 4.1.4's default component
     /// (ompio) returns success from a collective write whose data it failed to write (found by
     /// tests/mpi with a full disk on 3 ranks or more), where independent calls report the short
-    /// count. Either way, rank 0 checks the written file's size before the commit.
+    /// count; and when one rank's write fails with several aggregators, ompio's collective
+    /// calls can leave the ranks out of step (a hang). Either way, rank 0 reserves the file's
+    /// blocks before any rank writes (fallocate: a full disk or quota fails there, cleanly) and
+    /// checks the file's size before the commit.
     bool collective = false;
     bool sync = true;  ///< write_npy: fsync the file and its directory (MPI_File_sync, fsync)
     /// Hints for MPI_File_open, for the file system at hand: on Lustre, for example,

@@ -610,6 +610,57 @@ void case_noncontiguous() {
     MPI_Barrier(world);
 }
 
+/// Ranks that do not share the directory (each its own working directory, a relative path):
+/// rank 0 finds the other ranks' shards missing before it commits, and keeps the old dataset.
+void case_not_shared() {
+    if (ranks < 2) return;
+    const fs::path root = fresh("not-shared");
+    const fs::path home = root / ("cwd-" + std::to_string(rank));
+    fs::create_directories(home / "ds");
+    const fs::path cwd = fs::current_path();
+    fs::current_path(home);
+    if (rank == 0) (void)ndshard::save("ds", keep_rows(), {ndshard::shard_format::npy, 2});
+    MPI_Barrier(world);
+    const std::set<std::string> files = rank == 0 ? files_in("ds") : std::set<std::string>();
+    ndshard::save_options one;
+    one.shards = 1;
+    const xt::xarray<double> local = rows_of<double>(2 * static_cast<std::size_t>(rank), 2, {3});
+    // rank 1's shard is the first rank 0 cannot see: generation 2, index 1, 2 rows of 3 doubles
+    check_error(
+        __LINE__, [&] { (void)ndshard::mpi::save(world, "ds", local, one); },
+        rank_failed(0,
+                    "cannot save 'ds': expected shard 'part-000002-00001.npy' of 176 "
+                    "bytes, written by rank 1, found no such file where rank 0 sees "
+                    "the directory (is it shared by every rank?)"));
+    if (rank == 0) {
+        CHECK(same(ndshard::load<double>("ds"), keep_rows()));
+        CHECK(files_in("ds") == files);
+    }
+    // one .npy file: the other ranks do not see rank 0's new file, and say so
+    const std::string m =
+        error_of(__LINE__, [&] { ndshard::mpi::write_npy(world, "x.npy", local); });
+    CHECK(starts_with(m, rank_failed(1,
+                                     "cannot write 'x.npy': expected this rank to see the new "
+                                     "file rank 0 made beside it, found No such file or "
+                                     "directory (is the directory shared by every rank?)",
+                                     ranks - 2)));
+    if (rank == 0) {
+        CHECK(!fs::exists("x.npy"));
+        CHECK(files_in(".") == std::set<std::string>{"ds"});
+        ndshard::write_npy("y.npy", local);
+    }
+    MPI_Barrier(world);
+    check_error(
+        __LINE__, [&] { (void)ndshard::mpi::read_npy<double>(world, "y.npy"); },
+        rank_failed(1,
+                    "cannot read 'y.npy': expected this rank to see the file rank 0 "
+                    "read, found No such file or directory (is it on a file system "
+                    "every rank sees?)",
+                    ranks - 2));
+    fs::current_path(cwd);
+    MPI_Barrier(world);
+}
+
 int run_all() {
     case_rows_of_rank();
     case_dtypes_and_ranks();
@@ -619,6 +670,7 @@ int run_all() {
     case_wrong_shapes();
     case_write_fails();
     case_bad_input();
+    case_not_shared();
     return 0;
 }
 

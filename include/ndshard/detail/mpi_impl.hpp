@@ -7,13 +7,16 @@
 // failure on one rank cannot leave the others hanging.
 #pragma once
 
+#include <fcntl.h>
 #include <mpi.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -310,18 +313,47 @@ dataset_info save_rows(MPI_Comm comm, const std::filesystem::path& dir,
             j.push_back(shard_json(s));
         list = j.dump();
     });
-    agree(comm, std::move(message));
+    try {
+        agree(comm, std::move(message));
+    } catch (...) {
+        remove_mine();
+        throw;
+    }
     const std::vector<std::string> lists = gather_strings(comm, list);
     const std::string text = from_rank0(comm, [&] {
         dataset_info info;
-        info.dtype = ndshard::descr_of<T>();
-        info.shape = l.row_shape;
-        info.shape.insert(info.shape.begin(), static_cast<std::size_t>(l.total));
-        info.format = options.format;
-        info.generation = generation;
-        for (const std::string& one : lists)
-            for (const auto& s : nlohmann::json::parse(one))
-                info.shards.push_back(shard_from_json(s));
+        std::vector<int> writer;  // the rank that wrote each shard
+        try {
+            info.dtype = ndshard::descr_of<T>();
+            info.shape = l.row_shape;
+            info.shape.insert(info.shape.begin(), static_cast<std::size_t>(l.total));
+            info.format = options.format;
+            info.generation = generation;
+            for (std::size_t r = 0; r < lists.size(); ++r)
+                for (const auto& s : nlohmann::json::parse(lists[r])) {
+                    info.shards.push_back(shard_from_json(s));
+                    writer.push_back(static_cast<int>(r));
+                }
+            // every shard where rank 0 sees the directory: ranks that wrote into a directory
+            // of the same name on a disk of their own would make a manifest of missing files
+            for (std::size_t i = 0; i < info.shards.size(); ++i) {
+                const shard_info& s = info.shards[i];
+                struct stat st {};
+                const bool there = ::stat((dir / s.path).c_str(), &st) == 0;
+                if (!there || static_cast<std::uint64_t>(st.st_size) != s.bytes)
+                    nd::fail("cannot save", dir,
+                             "expected shard '" + s.path + "' of " + std::to_string(s.bytes) +
+                                 " bytes, written by rank " + std::to_string(writer[i]) +
+                                 ", found " +
+                                 (there ? std::to_string(st.st_size) + " bytes"
+                                        : std::string("no such file")) +
+                                 " where rank 0 sees the directory (is it shared by every rank?)");
+            }
+        } catch (...) {
+            for (const shard_info& s : info.shards)
+                nd::remove_quietly(dir / s.path);
+            throw;
+        }
         nd::commit_dataset(dir, info, 0, options.sync);  // on failure, removes every new shard
         return nd::manifest_text(info);
     });
@@ -417,6 +449,19 @@ void write_npy_rows(MPI_Comm comm, const std::filesystem::path& target,
         made.emplace(ndshard::file::create_private(p, target));
         try {
             made->pwrite_full(header.data(), header.size(), 0);
+            // the file's blocks, reserved before any rank writes (the size stays the header's,
+            // for the size check below): a full disk or quota fails here, on every rank at once,
+            // rather than inside MPI-IO, where ompio's collective writes can lose the error
+            const std::uint64_t bytes = header.size() + l.total * row_bytes;
+            int err = 0;
+            do {
+                err =
+                    ::fallocate(made->fd(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) == 0
+                        ? 0
+                        : errno;
+            } while (err == EINTR);
+            if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+                nd::fail_system("write", target, err);
         } catch (...) {
             made.reset();
             nd::remove_quietly(p);
@@ -430,6 +475,21 @@ void write_npy_rows(MPI_Comm comm, const std::filesystem::path& target,
         nd::remove_quietly(tmp);
     };
 
+    // every rank sees the file first: MPI_File_open failing on some ranks only hangs the others
+    // (ompio), so a path that is not shared by every rank must fail here
+    try {
+        agree(comm, attempt([&] {
+                  if (rank != 0 && ::access(tmp.c_str(), W_OK) != 0)
+                      nd::fail("cannot write", target,
+                               "expected this rank to see the new file rank 0 made beside it, "
+                               "found " +
+                                   std::string(std::strerror(errno)) +
+                                   " (is the directory shared by every rank?)");
+              }));
+    } catch (...) {
+        abandon();
+        throw;
+    }
     MPI_File fh = MPI_FILE_NULL;
     const int rc = MPI_File_open(comm, tmp.c_str(), MPI_MODE_WRONLY, options.hints, &fh);
     try {
@@ -547,6 +607,13 @@ xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& path,
                   nd::fail("cannot read rows of", path,
                            "expected a C-ordered file, found Fortran order (its rows are not "
                            "contiguous: ndshard::read_npy reads it whole)");
+              // every rank sees the file first: MPI_File_open failing on some ranks only hangs
+              // the others (ompio), so a path that is not shared by every rank fails here
+              if (rank_of(comm) != 0 && ::access(path.c_str(), R_OK) != 0)
+                  nd::fail("cannot read", path,
+                           "expected this rank to see the file rank 0 read, found " +
+                               std::string(std::strerror(errno)) +
+                               " (is it on a file system every rank sees?)");
               r = rows_of_rank(comm, h.shape[0]);
               std::vector<std::size_t> shape = h.shape;
               shape[0] = r.rows();
@@ -559,6 +626,23 @@ xt::xarray<T> read_npy(MPI_Comm comm, const std::filesystem::path& path,
         agree(comm, rc == MPI_SUCCESS
                         ? std::string()
                         : "ndshard: cannot read " + nd::quoted(path) + ": " + mpi_error_text(rc));
+        // the file every rank opened is the one rank 0 read the header of: same header bytes,
+        // same size (an atomic replace in between would pair one file's header with another's
+        // data)
+        std::string again(raw.size(), '\0');
+        MPI_Offset size = 0;
+        MPI_Status status;
+        int got = -1;
+        const bool same = MPI_File_get_size(fh, &size) == MPI_SUCCESS &&
+                          static_cast<std::uint64_t>(size) == h.data_offset + h.data_bytes() &&
+                          MPI_File_read_at(fh, 0, again.data(), static_cast<int>(again.size()),
+                                           MPI_BYTE, &status) == MPI_SUCCESS &&
+                          MPI_Get_count(&status, MPI_BYTE, &got) == MPI_SUCCESS &&
+                          static_cast<std::size_t>(got) == raw.size() && again == raw;
+        agree(comm, same ? std::string()
+                         : "ndshard: cannot read " + nd::quoted(path) +
+                               ": the file changed while the ranks opened it (replaced by another "
+                               "writer?): read it again");
     } catch (...) {
         if (fh != MPI_FILE_NULL) MPI_File_close(&fh);
         throw;
