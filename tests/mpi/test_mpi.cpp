@@ -456,6 +456,17 @@ void case_interop() {
                rows_of<std::int32_t>(re.first_row, re.rows(), {2})));
     if (rank == 0)
         CHECK(same(ndshard::load<std::int32_t>(extended), rows_of<std::int32_t>(0, n + 5, {2})));
+    // text shards from every rank: exact (shortest round trip), read back by every rank
+    const fs::path csv = fresh("interop-tsv");
+    const xt::xarray<double> mine_d = rows_of<double>(first, mine, {3});
+    ndshard::save_options tsv;
+    tsv.format = ndshard::shard_format::tsv;
+    const ndshard::dataset_info ti = ndshard::mpi::save(world, csv, mine_d, tsv);
+    CHECK(ti.format == ndshard::shard_format::tsv && ti.shape[0] == n);
+    CHECK(same(ndshard::mpi::load<double>(world, csv),
+               rows_of<double>(ndshard::mpi::rows_of_rank(world, n).first_row,
+                               ndshard::mpi::rows_of_rank(world, n).rows(), {3})));
+    if (rank == 0) CHECK(same(ndshard::load<double>(csv), rows_of<double>(0, n, {3})));
     // a second mpi::save replaces the dataset and removes the old generation's shards
     (void)ndshard::mpi::save(world, extended, rows_of<std::int32_t>(first, mine, {2}));
     MPI_Barrier(world);
