@@ -8,10 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -84,6 +86,20 @@ class child_process {
 
 /// Starts crash_writer `mode` on `dir` from `first`, waits until it has committed once, lets it
 /// run `delay` more, then kills it.
+/// Whether a crash test that makes `kills` kills goes on to kill `k`: the `kills` planned, then,
+/// while none of them has landed inside a write (`interrupted` is 0), up to 3 x `kills` more.
+inline bool more_kills(int k, int kills, int interrupted) {
+    return k <= kills || (interrupted == 0 && k <= 4 * kills);
+}
+
+/// The delay before kill `k`: uniform in [0, max_us]; past the planned `kills`, the range
+/// doubles every 10 kills (up to 16x), since a slow build (TSan) can spend longer than max_us
+/// between writes and every kill can land outside them.
+inline std::chrono::microseconds kill_delay(std::mt19937& rng, int max_us, int k, int kills) {
+    const int widen = k <= kills ? 0 : std::min(4, (k - kills - 1) / 10 + 1);
+    return std::chrono::microseconds(std::uniform_int_distribution<int>(0, max_us << widen)(rng));
+}
+
 inline void run_then_kill(const char* mode, const std::filesystem::path& dir, std::uint64_t first,
                           std::chrono::microseconds delay) {
     ndshard_test::child_process child({mode, dir.string(), std::to_string(first), "0"}, true);

@@ -21,17 +21,17 @@ TEST_CASE("crash: a save killed at any instant leaves one whole generation", "[c
     const auto seed = std::random_device{}();
     INFO("seed " << seed);
     std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> delay_us(0, 4000);  // a few saves long
-    int interrupted = 0;
+    int interrupted = 0, k = 1;
     const int kills = 100;
-    for (int k = 1; k <= kills; ++k) {
+    for (; ndshard_test::more_kills(k, kills, interrupted); ++k) {
         INFO("kill " << k);
         const std::uint64_t first = std::uint64_t(k) * 1000;
         {
             ndshard_test::child_process writer({"save", dir.string(), std::to_string(first), "0"},
                                                true);
             REQUIRE(writer.wait_ready());  // its first save is committed: it is in the loop
-            std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+            // a few saves long
+            std::this_thread::sleep_for(ndshard_test::kill_delay(rng, 4000, k, kills));
             writer.kill_now();
             REQUIRE(writer.wait() == "signal 9");
         }
@@ -54,6 +54,6 @@ TEST_CASE("crash: a save killed at any instant leaves one whole generation", "[c
         REQUIRE((ndshard::load<std::int64_t>(dir) == ndshard_test::generation_array(first + 999)));
     }
     // most kills land inside a save, between its first shard and its cleanup
-    WARN(interrupted << " of " << kills << " kills left a save's files behind");
+    WARN(interrupted << " of " << k - 1 << " kills left a save's files behind");
     CHECK(interrupted > 0);
 }

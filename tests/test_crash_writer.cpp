@@ -24,13 +24,13 @@ TEST_CASE("crash: a dataset_writer killed at any instant leaves one whole genera
     const auto seed = std::random_device{}();
     INFO("seed " << seed);
     std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> delay_us(0, 4000);
-    int interrupted = 0;
+    int interrupted = 0, k = 1;
     const int kills = 40;
-    for (int k = 1; k <= kills; ++k) {
+    for (; ndshard_test::more_kills(k, kills, interrupted); ++k) {
         INFO("kill " << k);
         const std::uint64_t first = std::uint64_t(k) * 1000;
-        ndshard_test::run_then_kill("writer", dir, first, std::chrono::microseconds(delay_us(rng)));
+        ndshard_test::run_then_kill("writer", dir, first,
+                                    ndshard_test::kill_delay(rng, 4000, k, kills));
         const auto a = ndshard::load<std::int64_t>(dir);
         std::uint64_t tag = 0;
         std::string why;
@@ -47,7 +47,7 @@ TEST_CASE("crash: a dataset_writer killed at any instant leaves one whole genera
         const auto info = ndshard::save(dir, ndshard_test::generation_array(first + 999), o);
         REQUIRE(ndshard_test::strays(dir, info).empty());
     }
-    WARN(interrupted << " of " << kills << " kills left a writer's files behind");
+    WARN(interrupted << " of " << k - 1 << " kills left a writer's files behind");
     CHECK(interrupted > 0);
 }
 
@@ -63,13 +63,13 @@ TEST_CASE("crash: an append killed at any instant leaves whole batches, none los
     const auto seed = std::random_device{}();
     INFO("seed " << seed);
     std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> delay_us(0, 3000);
     std::uint64_t next = 1;  // the batch after the last one in the dataset
-    int interrupted = 0;
+    int interrupted = 0, k = 1;
     const int kills = 60;
-    for (int k = 1; k <= kills; ++k) {
+    for (; ndshard_test::more_kills(k, kills, interrupted); ++k) {
         INFO("kill " << k << ", next batch " << next);
-        ndshard_test::run_then_kill("append", dir, next, std::chrono::microseconds(delay_us(rng)));
+        ndshard_test::run_then_kill("append", dir, next,
+                                    ndshard_test::kill_delay(rng, 3000, k, kills));
         // whole batches 0, 1, 2, ..., at least one more than before
         std::vector<std::uint64_t> batches;
         std::string why;
@@ -86,6 +86,6 @@ TEST_CASE("crash: an append killed at any instant leaves whole batches, none los
         REQUIRE(ndshard_test::strays(dir, info).empty());
         next = batches.size() + 1;
     }
-    WARN(interrupted << " of " << kills << " kills left an append's files behind");
+    WARN(interrupted << " of " << k - 1 << " kills left an append's files behind");
     CHECK(interrupted > 0);
 }
