@@ -20,6 +20,7 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xexpression.hpp>
 
+#include "ndshard/progress.hpp"
 #include "ndshard/thread_pool.hpp"
 
 namespace ndshard {
@@ -32,6 +33,9 @@ struct save_options {
     std::size_t threads = 0;  ///< 0: all cores
     bool sync = true;         ///< fsync shards, manifest and directory before and after the commit
     thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call
+    /// Called with the bytes done and in all, a few times a second; false cancels the call,
+    /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
+    progress_fn progress;
 };
 
 struct load_options {
@@ -44,6 +48,9 @@ struct load_options {
     /// range for an integer, a finite value beyond a float's range) is an error naming the shard
     /// and the element. Text shards are parsed straight into the requested type.
     bool convert = false;
+    /// Called with the bytes done and in all, a few times a second; false cancels the call,
+    /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
+    progress_fn progress;
 };
 
 struct shard_info {

@@ -8,6 +8,7 @@
 #include "ndshard/mapped_npy.hpp"
 #include "ndshard/npy.hpp"
 #include "ndshard/npy_file.hpp"
+#include "ndshard/progress.hpp"
 #include "ndshard/stream.hpp"
 #include "ndshard/tensor_ref.hpp"
 #include "ndshard/text.hpp"

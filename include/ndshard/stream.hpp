@@ -47,6 +47,9 @@ struct stream_options {
         0;  ///< stream rows [first_row, last_row), clipped to the rows there are
     std::size_t last_row = std::numeric_limits<std::size_t>::max();
     text_read_options text;  ///< used when the source is a text file (its threads are `threads`)
+    /// Called by next() with the bytes of the rows returned so far and of all the rows to
+    /// stream; false makes next() throw ndshard::cancelled.
+    progress_fn progress;
 };
 
 /// Streams a dataset directory, a zarr array store, one .npy file, or one text file
@@ -97,6 +100,7 @@ class block_reader {
     };
     void produce();
     void fill(block& b, std::size_t first);
+    bool advance();
 
     std::vector<std::size_t> shape_;
     std::size_t row_size_ = 0;
@@ -109,6 +113,8 @@ class block_reader {
     xt::xarray<T> current_;
     std::size_t current_first_ = 0;
     bool started_ = false;
+    progress_fn progress_;
+    std::optional<detail::progress_meter> meter_;
 
     std::mutex mutex_;
     std::condition_variable changed_;
@@ -396,6 +402,11 @@ block_reader<T>::block_reader(const std::filesystem::path& path, const stream_op
     end_ = std::min(options.last_row, shape_[0]);
     next_first_ = std::min(options.first_row, end_);
     current_first_ = next_first_;
+    if (options.progress) {
+        progress_ = options.progress;
+        meter_.emplace(progress_, std::uint64_t{end_ - next_first_} * row_size_ * sizeof(T),
+                       "stream of " + detail::quoted(path), false);
+    }
     if (prefetch_ > 0 && next_first_ < end_) background_ = std::thread([this] { produce(); });
 }
 
@@ -442,6 +453,20 @@ void block_reader<T>::produce() {
 
 template <class T>
 bool block_reader<T>::next() {
+    if (meter_) meter_->check();  // cancelled: every later next() says so too
+    const bool more = advance();
+    if (meter_) {
+        if (more) {
+            meter_->add(current_.size() * sizeof(T));
+        } else {
+            meter_->finish();
+        }
+    }
+    return more;
+}
+
+template <class T>
+bool block_reader<T>::advance() {
     if (prefetch_ == 0) {
         const std::size_t first = started_ ? current_first_ + block_rows_ : next_first_;
         started_ = true;

@@ -45,6 +45,10 @@ struct text_read_options {
     char comment = '#';           ///< starts a comment, to the end of its line; 0: no comments
     std::size_t threads = 0;      ///< 0: all cores
     thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call
+    /// Called with the bytes of the file parsed and in all, a few times a second; false cancels the
+    /// call, which throws ndshard::cancelled and leaves its target as it was
+    /// (ndshard/progress.hpp).
+    progress_fn progress;
 };
 
 struct text_write_options {
@@ -55,6 +59,9 @@ struct text_write_options {
     /// fsync the new file before it replaces the old one, as write_npy does: without it a power
     /// loss after the rename can leave an empty or partial file where the old one was
     bool sync = true;
+    /// Called with the bytes done and in all, a few times a second; false cancels the call,
+    /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
+    progress_fn progress;
 };
 
 /// Reads a text file of rows into a (rows, columns) array. The file is cut into ranges of about

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "ndshard/error.hpp"
+#include "ndshard/progress.hpp"
 
 namespace ndshard {
 
@@ -68,9 +70,12 @@ class thread_pool {
         }
         std::lock_guard<std::mutex> one_at_a_time(submit_);
         std::function<void(std::size_t)> task = std::ref(fn);
+        // the workers count for the caller's progress meter; the caller calls its callback
+        detail::progress_meter* const meter = detail::current_meter();
         {
             std::lock_guard<std::mutex> lock(mutex_);
             task_ = &task;
+            meter_ = meter;
             count_ = n;
             next_.store(0, std::memory_order_relaxed);
             failed_.store(false, std::memory_order_relaxed);
@@ -82,8 +87,21 @@ class thread_pool {
         std::exception_ptr err;
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            done_.wait(lock, [this] { return busy_ == 0; });
+            const auto idle = [this] { return busy_ == 0; };
+            if (meter) {
+                lock.unlock();
+                meter->tick();  // a call at the start too, when one is due
+                lock.lock();
+                while (!done_.wait_for(lock, std::chrono::milliseconds(50), idle)) {
+                    lock.unlock();
+                    meter->tick();
+                    lock.lock();
+                }
+            } else {
+                done_.wait(lock, idle);
+            }
             task_ = nullptr;
+            meter_ = nullptr;
             err = first_error_;
             first_error_ = nullptr;
         }
@@ -112,6 +130,7 @@ class thread_pool {
         std::size_t seen = 0;
         for (;;) {
             std::function<void(std::size_t)>* task = nullptr;
+            detail::progress_meter* meter = nullptr;
             std::size_t count = 0;
             {
                 std::unique_lock<std::mutex> lock(mutex_);
@@ -119,8 +138,10 @@ class thread_pool {
                 if (stop_) return;
                 seen = generation_;
                 task = task_;
+                meter = meter_;
                 count = count_;
             }
+            detail::current_meter() = meter;
             for (;;) {
                 const std::size_t i = next_.fetch_add(1, std::memory_order_relaxed);
                 if (i >= count || failed_.load(std::memory_order_relaxed)) break;
@@ -132,6 +153,7 @@ class thread_pool {
                     failed_.store(true, std::memory_order_relaxed);
                 }
             }
+            detail::current_meter() = nullptr;
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 if (--busy_ == 0) done_.notify_one();
@@ -145,6 +167,7 @@ class thread_pool {
     std::condition_variable wake_;
     std::condition_variable done_;
     std::function<void(std::size_t)>* task_ = nullptr;
+    detail::progress_meter* meter_ = nullptr;
     std::size_t count_ = 0;
     std::size_t busy_ = 0;
     std::size_t generation_ = 0;

@@ -50,6 +50,9 @@ struct writer_options {
     /// A directory without a dataset gets a new one.
     bool append = false;
     thread_pool* pool = nullptr;  ///< write shards on this pool instead of one of the writer's
+    /// Called by write() with the bytes written so far (total 0: not known in advance); false
+    /// makes write() abandon the writer (nothing at dir changes) and throw ndshard::cancelled.
+    progress_fn progress;
 };
 
 /// Builds a dataset batch by batch with bounded memory. Nothing at dir changes until commit().
@@ -118,6 +121,8 @@ class dataset_writer {
     std::unique_ptr<T[]> current_;
     std::size_t current_rows_ = 0;
     bool committed_ = false;
+    bool abandoned_ = false;  // cancelled by the progress callback: the files are gone
+    std::optional<detail::progress_meter> meter_;
 
     // the background: a thread hands queued shards to the pool, a batch at a time
     detail::call_pool pool_;
@@ -181,6 +186,8 @@ dataset_writer<T>::dataset_writer(const std::filesystem::path& dir,
     }
     info_.generation = detail::next_generation(dir_, live, session_.scan());
     attributes_ = detail::attributes_to_keep(dir_ / detail::manifest_name);
+    if (options_.progress)
+        meter_.emplace(options_.progress, 0, "write to " + detail::quoted(dir_), false);
     background_ = std::thread([this] { run(); });
 }
 
@@ -303,6 +310,18 @@ void dataset_writer<T>::write(const xt::xexpression<E>& rows) {
             r += k;
             if (current_rows_ == shard_rows_) finish_shard();
         }
+        if (meter_) {
+            try {
+                meter_->add(std::uint64_t{found[0]} * row_size_ * sizeof(T));
+            } catch (...) {  // cancelled: as the destructor would, now; later calls rethrow
+                stop(true);
+                abandon();
+                abandoned_ = true;
+                std::lock_guard<std::mutex> lock(mutex_);
+                failure_ = std::current_exception();
+                throw;
+            }
+        }
     }
 }
 
@@ -352,6 +371,7 @@ dataset_info dataset_writer<T>::commit() {
     }
     session_.lock.reset();
     shards_.clear();
+    if (meter_) meter_->finish();
     return info;
 }
 
@@ -371,7 +391,7 @@ void dataset_writer<T>::abandon() noexcept {
 
 template <class T>
 dataset_writer<T>::~dataset_writer() {
-    if (committed_) return;
+    if (committed_ || abandoned_) return;
     stop(true);
     abandon();
 }

@@ -42,6 +42,9 @@ struct save_options {
     std::size_t threads = 0;  ///< 0: every core
     bool sync = true;         ///< fsync chunks and directories before the store takes its place
     thread_pool* pool = nullptr;
+    /// Called with the bytes done and in all, a few times a second; false cancels the call,
+    /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
+    progress_fn progress;
 };
 
 /// What .zarray says.
@@ -173,7 +176,11 @@ store_info save(const std::filesystem::path& dir, const xt::xexpression<E>& a,
     const auto plan = detail::plan_for(target, dtype_of<T>(), src.shape, options);
     const std::size_t tasks = plan.meta.rank() ? plan.meta.grid[0] : 1;
     const ndshard::detail::call_pool pool(options.pool, options.threads, tasks);
+    ndshard::detail::progress_meter meter(options.progress,
+                                          std::uint64_t{src.rows()} * src.row_size() * sizeof(T),
+                                          "save to " + ndshard::detail::quoted(target));
     ndshard::detail::write_zarr_store(target, src, plan, options.sync, pool.get());
+    meter.finish();
     return detail::info_of(plan.meta);
 }
 
@@ -211,7 +218,10 @@ xt::xarray<T> load_rows(const std::filesystem::path& dir, std::size_t first, std
     for (std::size_t d = 1; d < m.rank(); ++d)
         inner *= m.grid[d];
     const ndshard::detail::call_pool pool(options.pool, options.threads, chunks * inner);
+    ndshard::detail::progress_meter meter(options.progress, out.size() * sizeof(T),
+                                          "load of " + ndshard::detail::quoted(dir));
     r.read_rows(first, last, out.data(), pool.get());
+    meter.finish();
     return out;
 }
 
@@ -226,7 +236,10 @@ xt::xarray<T> load(const std::filesystem::path& dir, const load_options& options
     for (const std::size_t g : m.grid)
         chunks *= g;
     const ndshard::detail::call_pool pool(options.pool, options.threads, chunks);
+    ndshard::detail::progress_meter meter(options.progress, out.size() * sizeof(T),
+                                          "load of " + ndshard::detail::quoted(dir));
     r.read_rows(0, m.rows(), out.data(), pool.get());
+    meter.finish();
     return out;
 }
 

@@ -408,6 +408,7 @@ void write_npy_shard(const file& f, const row_source<T>& src, std::size_t first,
         f.pwrite_full(p, n, offset);
         hash.update(p, n);
         offset += n;
+        progress_add(n);
     });
     bytes = offset;
 }
@@ -537,6 +538,7 @@ void read_shard_bytes(const file& f, const shard_info& s, std::uint64_t begin, s
         const auto n = static_cast<std::size_t>(y - x);
         char* p = inside && out ? out + (x - begin) : buffer.get(chunk_bytes);
         f.pread_full(p, n, x);
+        progress_add(n);
         if (check != shard_check::none) hash.update(p, n);
         if (inside && !out) sink(static_cast<const char*>(p), n);
         if (check == shard_check::blocks && (y % bb == 0 || y == s.bytes)) {
@@ -882,17 +884,21 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
         s.first_row = base + ranges[i].first_row;
         s.last_row = base + ranges[i].last_row;
     }
+    progress_meter meter(options.progress, std::uint64_t{src.rows()} * src.row_size() * sizeof(T),
+                         std::string(append ? "append to " : "save to ") + quoted(dir));
     try {
         with_pool(options.pool, threads, ranges.size(), [&](std::size_t i) {
             write_shard(dir, info.shards[first_new + i], src, ranges[i].first_row,
                         ranges[i].last_row, whole, options.format, attributes, options.sync);
         });
+        meter.check();  // cancelled as the last shard finished: still nothing committed
     } catch (...) {
         for (std::size_t i = first_new; i < info.shards.size(); ++i)
             remove_quietly(dir / info.shards[i].path);
         throw;
     }
     commit_dataset(dir, info, first_new, options.sync);
+    meter.finish();
     return info;
 }
 
@@ -917,6 +923,15 @@ void load_range(const std::filesystem::path& dir, const dataset_info& info, std:
     std::vector<std::size_t> overlap;
     for (std::size_t i = 0; i < info.shards.size(); ++i)
         if (overlaps(info, info.shards[i], first, last)) overlap.push_back(i);
+    std::uint64_t total = 0;  // the bytes read: the rows' of .npy shards, whole text shards
+    for (const std::size_t i : overlap) {
+        const auto& s = info.shards[i];
+        total += info.format != shard_format::npy || info.shape.empty()
+                     ? s.bytes
+                     : std::uint64_t{std::min(last, s.last_row) - std::max(first, s.first_row)} *
+                           row_size * stored.type.size;
+    }
+    progress_meter meter(options.progress, total, "load of " + quoted(dir));
     const std::size_t threads = threads_for(options.threads, options.pool);
     with_pool(options.pool, threads, overlap.size(), [&](std::size_t k) {
         const auto& s = info.shards[overlap[k]];
@@ -935,6 +950,8 @@ void load_range(const std::filesystem::path& dir, const dataset_info& info, std:
             });
         }
     });
+    meter.check();
+    meter.finish();
 }
 
 /// Fails unless [first, last) is a range of the rows of an array of `shape`.

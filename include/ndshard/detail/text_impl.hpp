@@ -145,6 +145,7 @@ void parse_counted(const row_parser<T>& parser, text_ranges& ranges, const count
             const std::size_t row = c.first_row[i];
             parser.parse_range(r.begin(), r.end(), c.line[i], c.first_row[i + 1] - row,
                                dest + row * columns, words ? words + row : nullptr);
+            progress_add(static_cast<std::uint64_t>(r.end() - r.begin()));
         });
     } catch (const parse_error&) {
         // rewritten in place between the passes, a file fails to parse at a line that means
@@ -230,6 +231,7 @@ xt::xtensor<T, 2> read_text_file(const std::filesystem::path& file,
                   "ndshard: element type must be bool, float, double or a fixed-width integer");
     check_read_delimiter(file, options.delimiter, options.comment);
     const text_source src(file::open_read(file), true);
+    progress_meter meter(options.progress, src.size(), "read of " + quoted(file));
     const text_start start = skip_lines(src, options.skip_rows);
     line_reader lines(src, start.offset);
     std::size_t line = start.line;
@@ -242,8 +244,12 @@ xt::xtensor<T, 2> read_text_file(const std::filesystem::path& file,
                                : detect_delimiter(first.data(), end, options.comment, true);
     const text_layout layout(file, delimiter, options.comment);
     const std::size_t columns = layout.count_fields(first.data(), end);
-    return parse_text<T>(layout, columns, false, src, start, options.threads, options.pool, tuning)
-        .values;
+    auto values =
+        parse_text<T>(layout, columns, false, src, start, options.threads, options.pool, tuning)
+            .values;
+    meter.check();
+    meter.finish();
+    return values;
 }
 
 /// Reads the "N D" header of an embedding file from the data line at `p`: true when the line is
@@ -278,6 +284,7 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
     static_assert(std::is_floating_point_v<T>, "ndshard: embedding vectors are float or double");
     check_read_delimiter(file, options.delimiter, 0);
     const text_source src(file::open_read(file), true);
+    progress_meter meter(options.progress, src.size(), "read of " + quoted(file));
     text_start start = skip_lines(src, options.skip_rows);
     const text_layout blank(file, ' ', 0);  // words may start with '#': no comments
     line_reader lines(src, start.offset);
@@ -329,8 +336,10 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
         fail("cannot read", file,
              "expected " + std::to_string(n) + " words (from the header line), found " +
                  std::to_string(parsed.words.size()));
+    meter.check();
     out.words = std::move(parsed.words);
     out.vectors = std::move(parsed.values);
+    meter.finish();
     return out;
 }
 
@@ -379,6 +388,8 @@ void write_text_rows(const std::filesystem::path& target, const row_source<T>& s
         return block_formatter<T>(src, 0, src.rows(), options.delimiter, options.precision, budget);
     };
     const std::size_t blocks = make().blocks();
+    const std::uint64_t array_bytes = std::uint64_t{src.rows()} * src.row_size() * sizeof(T);
+    progress_meter meter(options.progress, array_bytes, "write of " + quoted(target));
     write_atomically(target, options.sync, true, [&](const file& f) {
         ordered_offsets offsets;
         std::atomic<std::size_t> next{0};
@@ -390,14 +401,17 @@ void write_text_rows(const std::filesystem::path& target, const row_source<T>& s
                     std::uint64_t offset = 0;
                     if (!offsets.claim(b, text.size(), offset)) return;
                     f.pwrite_full(text.data(), text.size(), offset);
+                    progress_add(share_of(array_bytes, blocks, b));
                 }
             } catch (...) {
                 offsets.abort();
                 throw;
             }
         });
+        meter.check();  // before the new file replaces the old one
     });
     if (options.sync) sync_directory(target.has_parent_path() ? target.parent_path() : ".");
+    meter.finish();
 }
 
 }  // namespace ndshard::detail

@@ -34,11 +34,13 @@ void write_text_shard(const file& f, const row_source<T>& src, std::size_t first
                       char delimiter, shard_hasher& hash, std::uint64_t& bytes) {
     block_formatter<T> formatter(src, first, last, delimiter, -1, text_shard_buffer_bytes);
     std::uint64_t offset = 0;
+    const std::uint64_t array_bytes = std::uint64_t{last - first} * src.row_size() * sizeof(T);
     for (std::size_t b = 0, n = formatter.blocks(); b < n; ++b) {
         const std::string_view text = formatter.format(b);
         f.pwrite_full(text.data(), text.size(), offset);
         hash.update(text.data(), text.size());
         offset += text.size();
+        progress_add(share_of(array_bytes, n, b));  // the array's bytes, as a save counts
     }
     bytes = offset;
 }

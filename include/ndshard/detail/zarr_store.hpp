@@ -175,7 +175,11 @@ class zarr_reader {
         for (std::size_t d = 1; d < m.rank(); ++d)
             inner *= m.grid[d];
         byte_stock stock;
-        run_tasks(pool, (c1 - c0) * inner, [&](std::size_t t) {
+        const std::size_t tasks = (c1 - c0) * inner;
+        std::uint64_t bytes = std::uint64_t{last - first} * sizeof(T);  // the rows', for progress
+        for (std::size_t d = 1; d < m.rank(); ++d)
+            bytes *= m.shape[d];
+        run_tasks(pool, tasks, [&](std::size_t t) {
             std::vector<std::size_t> index(m.rank());
             if (m.rank()) {
                 index[0] = c0 + t / inner;
@@ -186,7 +190,9 @@ class zarr_reader {
                 }
             }
             read_chunk(index, first, last, dest, stock);
+            progress_add(share_of(bytes, tasks, t));
         });
+        progress_check();
     }
 
   private:
@@ -616,6 +622,7 @@ void write_zarr_store(const std::filesystem::path& target, const row_source<T>& 
         const std::size_t per = m.rank() ? m.chunks[0] : 1;
         const std::size_t count = empty ? 0 : (rows + per - 1) / per;
         const std::size_t row_elems = src.row_size();
+        const std::uint64_t array_bytes = std::uint64_t{rows} * row_elems * sizeof(T);
         byte_stock stock;
         run_tasks(pool, count, [&](std::size_t i) {
             std::vector<std::size_t> index(m.rank(), 0);
@@ -653,7 +660,9 @@ void write_zarr_store(const std::filesystem::path& target, const row_source<T>& 
             }
             if (sync) f.sync();
             f.close();
+            progress_add(share_of(array_bytes, count, i));
         });
+        progress_check();  // before the new store takes the path
         if (sync) sync_directory(temp);
         // the swap: the new store takes the path, the old one (if any) the temporary name
         if (exists) {
