@@ -45,6 +45,7 @@ int save_loop(const std::filesystem::path& dir, std::uint64_t first, std::uint64
         ndshard::save_options o;
         o.shards = ndshard_test::generation_shards(tag);
         o.threads = 2;
+        o.attributes = {{"tag", tag}};  // committed with the data: a load sees both or neither
         (void)ndshard::save(dir, ndshard_test::generation_array(tag), o);
         if (tag == first && signal_ready) {
             const char ready = 1;
@@ -95,6 +96,7 @@ int writer_loop(const std::filesystem::path& dir, std::uint64_t first, std::uint
         ndshard::writer_options o;
         o.shard_rows = 100 + tag % 300;
         o.threads = 2;
+        o.attributes = {{"tag", tag}};
         ndshard::dataset_writer<std::int64_t> w(dir, {ndshard_test::generation_cols}, o);
         const std::size_t rows = a.shape()[0];
         for (std::size_t r = 0, k = 0; r < rows; ++k) {

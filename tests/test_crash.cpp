@@ -43,6 +43,8 @@ TEST_CASE("crash: a save killed at any instant leaves one whole generation", "[c
         REQUIRE(ndshard_test::generation_of(a, tag, why));
         REQUIRE(tag >= first);
         REQUIRE(tag < first + 999);
+        // the attributes committed with those rows: old attributes with old data, new with new
+        REQUIRE(ndshard::inspect(dir).attributes == nlohmann::json{{"tag", tag}});
         REQUIRE(ndshard::verify(dir).ok());
         interrupted += !ndshard_test::strays(dir, ndshard::inspect(dir)).empty();
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xexpression.hpp>
 
@@ -33,6 +34,10 @@ struct save_options {
     std::size_t threads = 0;  ///< 0: all cores
     bool sync = true;         ///< fsync shards, manifest and directory before and after the commit
     thread_pool* pool = nullptr;  ///< run on this pool instead of one made for the call
+    /// User attributes committed with the data (column names, units, provenance): a JSON object,
+    /// nested at most 32 levels. null (the default): none for a save; an append keeps the
+    /// dataset's own. {}: none, also for an append.
+    nlohmann::json attributes;
     /// Called with the bytes done and in all, a few times a second; false cancels the call,
     /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
     progress_fn progress;
@@ -71,6 +76,9 @@ struct dataset_info {
     shard_format format = shard_format::npy;
     std::vector<shard_info> shards;
     std::uint64_t generation = 0;  ///< grows by one with every save
+    /// The user attributes saved with this generation (save_options::attributes); an empty
+    /// object when there are none.
+    nlohmann::json attributes = nlohmann::json::object();
 };
 
 /// Writes `a` as a dataset in `dir` (created if missing), replacing what was there atomically.

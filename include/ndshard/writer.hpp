@@ -50,6 +50,9 @@ struct writer_options {
     /// A directory without a dataset gets a new one.
     bool append = false;
     thread_pool* pool = nullptr;  ///< write shards on this pool instead of one of the writer's
+    /// User attributes committed with the rows, as save_options::attributes (null: none, or on
+    /// an append the dataset's own).
+    nlohmann::json attributes;
     /// Called by write() with the bytes written so far (total 0: not known in advance); false
     /// makes write() abandon the writer (nothing at dir changes) and throw ndshard::cancelled.
     progress_fn progress;
@@ -185,6 +188,14 @@ dataset_writer<T>::dataset_writer(const std::filesystem::path& dir,
         info_.format = options_.format;
     }
     info_.generation = detail::next_generation(dir_, live, session_.scan());
+    try {
+        info_.attributes =
+            detail::attributes_for(dir_, options_.attributes, options_.append ? live : nullptr,
+                                   options_.append ? "cannot append to" : "cannot write to");
+    } catch (...) {
+        abandon();
+        throw;
+    }
     attributes_ = detail::attributes_to_keep(dir_ / detail::manifest_name);
     if (options_.progress)
         meter_.emplace(options_.progress, 0, "write to " + detail::quoted(dir_), false);

@@ -53,6 +53,10 @@ inline constexpr const char* manifest_name = "manifest.json";
 inline constexpr const char* lock_name = ".ndshard.lock";
 /// A manifest larger than this is refused before it is read (a million shards fit easily).
 inline constexpr std::uint64_t manifest_max_bytes = std::uint64_t{256} << 20;
+/// User attributes nest at most this deep (an object of numbers: 1), so a manifest at most one
+/// level more (its shards: 3).
+inline constexpr std::size_t attributes_max_depth = 32;
+inline constexpr std::size_t manifest_max_depth = attributes_max_depth + 1;
 
 /// "part-<generation>-<index>.<ext>": a new save never reuses a live name.
 inline std::string shard_name(std::uint64_t generation, std::size_t index, shard_format f) {
@@ -110,7 +114,8 @@ inline bool plain_file_name(std::string_view s) {
 inline std::string json_excerpt(const nlohmann::json& j, std::size_t max = 32) {
     if (j.is_array() && j.size() > 8) return "an array of " + std::to_string(j.size()) + " items";
     if (j.is_object() && j.size() > 4) return "an object of " + std::to_string(j.size()) + " keys";
-    return shorten(j.dump(), max);
+    // (a value the user gave may hold bytes that are not UTF-8: shown replaced, not thrown)
+    return shorten(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), max);
 }
 
 inline std::uint64_t json_uint(const nlohmann::json& j, const char* what,
@@ -171,7 +176,8 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     // a manifest nests 4 levels deep; refuse more before parsing, since printing a deeply
     // nested value for a message would recurse until the stack overflows (a scan, not a parser
     // callback: the callback made parsing twice as slow, and appends parse every time)
-    if (json_depth_exceeds(text, 8)) manifest_fail(file, "values nested deeper than a manifest's");
+    if (json_depth_exceeds(text, manifest_max_depth))
+        manifest_fail(file, "values nested deeper than a manifest's");
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text.begin(), text.end());
@@ -219,6 +225,12 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     }
     if (const auto g = j.find("generation"); g != j.end())
         info.generation = json_uint(*g, "'generation'", file);
+    if (const auto a = j.find("attributes"); a != j.end()) {
+        if (!a->is_object())
+            manifest_fail(file,
+                          "expected 'attributes' to be a JSON object, found " + json_excerpt(*a));
+        info.attributes = std::move(*a);
+    }
     const auto& shards = json_field(j, "shards", file);
     if (!shards.is_array() || shards.empty())
         manifest_fail(file,
@@ -278,7 +290,11 @@ inline std::string manifest_text(const dataset_info& info) {
     for (std::size_t i = 0; i < info.shape.size(); ++i)
         t += (i ? ", " : "") + std::to_string(info.shape[i]);
     t += "],\n \"format\": \"" + std::string(to_string(info.format)) +
-         "\",\n \"generation\": " + std::to_string(info.generation) + ",\n \"shards\": [";
+         "\",\n \"generation\": " + std::to_string(info.generation) + ",\n";
+    // checked by attributes_for: an object that dumps (valid UTF-8) and nests at most 32 deep
+    if (info.attributes.is_object() && !info.attributes.empty())
+        t += " \"attributes\": " + info.attributes.dump() + ",\n";
+    t += " \"shards\": [";
     for (std::size_t i = 0; i < info.shards.size(); ++i) {
         const shard_info& s = info.shards[i];
         t += (i ? ",\n  {" : "\n  {");
@@ -296,6 +312,29 @@ inline std::string manifest_text(const dataset_info& info) {
     }
     t += "\n ]\n}\n";
     return t;
+}
+
+/// The attributes a save of `dir` commits: `given` when it is an object; when it is null, those
+/// of `keep` (the live dataset an append continues) or none. `what`: "cannot save" and so on.
+inline nlohmann::json attributes_for(const std::filesystem::path& dir, const nlohmann::json& given,
+                                     const dataset_info* keep, const char* what) {
+    if (given.is_null()) return keep ? keep->attributes : nlohmann::json::object();
+    if (!given.is_object())
+        fail(what, dir,
+             "expected attributes as a JSON object (or null: none, or the dataset's own on an "
+             "append), found " +
+                 json_excerpt(given));
+    std::string text;
+    try {
+        text = given.dump();
+    } catch (const nlohmann::json::exception& e) {
+        fail(what, dir, std::string("cannot store the attributes: ") + e.what());
+    }
+    if (json_depth_exceeds(text, attributes_max_depth))
+        fail(what, dir,
+             "expected attributes nested at most " + std::to_string(attributes_max_depth) +
+                 " levels deep");
+    return given;
 }
 
 /// Reads a whole small file inside a dataset (bounded by `max_bytes`; a link is refused).
@@ -840,6 +879,11 @@ inline void commit_dataset(const std::filesystem::path& dir, const dataset_info&
 }
 
 /// save (append false) or append (true) of the rows of `src`.
+/// The live dataset an append continues: null for a save, or when there is none.
+inline const dataset_info* extend_of(bool append, const dataset_info* live) noexcept {
+    return append ? live : nullptr;
+}
+
 template <class T>
 dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& src,
                        const save_options& options, bool append = false) {
@@ -854,6 +898,8 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
     info.shape = src.shape;
     info.format = options.format;
     info.generation = next_generation(dir, live, session.scan());
+    info.attributes = attributes_for(dir, options.attributes, extend_of(append, live),
+                                     append ? "cannot append to" : "cannot save");
     // new shards join the dataset with its manifest's permissions: one made private stays so
     const file_attributes attributes = attributes_to_keep(dir / manifest_name);
 

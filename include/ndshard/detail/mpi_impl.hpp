@@ -329,6 +329,7 @@ dataset_info save_rows(MPI_Comm comm, const std::filesystem::path& dir,
             info.shape.insert(info.shape.begin(), static_cast<std::size_t>(l.total));
             info.format = options.format;
             info.generation = generation;
+            info.attributes = nd::attributes_for(dir, options.attributes, nullptr, "cannot save");
             for (std::size_t r = 0; r < lists.size(); ++r)
                 for (const auto& s : nlohmann::json::parse(lists[r])) {
                     info.shards.push_back(shard_from_json(s));
