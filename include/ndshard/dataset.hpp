@@ -37,10 +37,10 @@ struct save_options {
     /// User attributes committed with the data (column names, units, provenance): a JSON object,
     /// nested at most 32 levels. null (the default): none for a save; an append keeps the
     /// dataset's own. {}: none, also for an append.
-    nlohmann::json attributes;
+    nlohmann::json attributes{};
     /// Called with the bytes done and in all, a few times a second; false cancels the call,
     /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
-    progress_fn progress;
+    progress_fn progress{};
 };
 
 struct load_options {
@@ -55,7 +55,7 @@ struct load_options {
     bool convert = false;
     /// Called with the bytes done and in all, a few times a second; false cancels the call,
     /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
-    progress_fn progress;
+    progress_fn progress{};
 };
 
 struct shard_info {
@@ -79,6 +79,9 @@ struct dataset_info {
     /// The user attributes saved with this generation (save_options::attributes); an empty
     /// object when there are none.
     nlohmann::json attributes = nlohmann::json::object();
+    /// The words file of an embeddings dataset (save_embeddings): one word per row, rows
+    /// [0, shape[0]); an empty path for any other dataset.
+    shard_info words{};
 };
 
 /// Writes `a` as a dataset in `dir` (created if missing), replacing what was there atomically.
@@ -130,7 +133,7 @@ struct shard_problem {
 /// gives, with a header that agrees with the manifest (npy), and with the checksum it lists.
 struct verify_result {
     std::vector<shard_problem> problems;  ///< in manifest order, one per bad shard
-    std::size_t shards = 0;               ///< shards checked
+    std::size_t shards = 0;               ///< shards checked (and an embeddings dataset's words)
     std::size_t unchecked = 0;            ///< shards whose manifest entry has no checksum
     std::uint64_t bytes = 0;              ///< bytes hashed
     [[nodiscard]] bool ok() const noexcept { return problems.empty(); }

@@ -3,6 +3,7 @@
 
 #include "ndshard/dataset.hpp"
 #include "ndshard/dtype.hpp"
+#include "ndshard/embeddings.hpp"
 #include "ndshard/error.hpp"
 #include "ndshard/file.hpp"
 #include "ndshard/mapped_npy.hpp"

@@ -49,7 +49,7 @@ struct stream_options {
     text_read_options text;  ///< used when the source is a text file (its threads are `threads`)
     /// Called by next() with the bytes of the rows returned so far and of all the rows to
     /// stream; false makes next() throw ndshard::cancelled.
-    progress_fn progress;
+    progress_fn progress{};
 };
 
 /// Streams a dataset directory, a zarr array store, one .npy file, or one text file

@@ -48,7 +48,7 @@ struct text_read_options {
     /// Called with the bytes of the file parsed and in all, a few times a second; false cancels the
     /// call, which throws ndshard::cancelled and leaves its target as it was
     /// (ndshard/progress.hpp).
-    progress_fn progress;
+    progress_fn progress{};
 };
 
 struct text_write_options {
@@ -61,7 +61,7 @@ struct text_write_options {
     bool sync = true;
     /// Called with the bytes done and in all, a few times a second; false cancels the call,
     /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
-    progress_fn progress;
+    progress_fn progress{};
 };
 
 /// Reads a text file of rows into a (rows, columns) array. The file is cut into ranges of about

@@ -52,10 +52,10 @@ struct writer_options {
     thread_pool* pool = nullptr;  ///< write shards on this pool instead of one of the writer's
     /// User attributes committed with the rows, as save_options::attributes (null: none, or on
     /// an append the dataset's own).
-    nlohmann::json attributes;
+    nlohmann::json attributes{};
     /// Called by write() with the bytes written so far (total 0: not known in advance); false
     /// makes write() abandon the writer (nothing at dir changes) and throw ndshard::cancelled.
-    progress_fn progress;
+    progress_fn progress{};
 };
 
 /// Builds a dataset batch by batch with bounded memory. Nothing at dir changes until commit().

@@ -44,7 +44,7 @@ struct save_options {
     thread_pool* pool = nullptr;
     /// Called with the bytes done and in all, a few times a second; false cancels the call,
     /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
-    progress_fn progress;
+    progress_fn progress{};
 };
 
 /// What .zarray says.

@@ -66,6 +66,12 @@ inline std::string shard_name(std::uint64_t generation, std::size_t index, shard
     return "part-" + g + "-" + i + "." + to_string(f);
 }
 
+/// "part-<generation>-00000.words": the words of an embeddings dataset (save_embeddings).
+inline std::string words_name(std::uint64_t generation) {
+    std::string name = shard_name(generation, 0, shard_format::npy);
+    return name.replace(name.size() - 3, 3, "words");
+}
+
 /// The generation in a shard file name ndshard made, or false for any other name. Only the exact
 /// names shard_name gives count ("part-000012-00003.npy": generation padded to 6 digits, index to
 /// 5, no zero beyond the padding): a save removes unlisted files of this form, so a user's
@@ -91,7 +97,7 @@ inline bool parse_shard_name(std::string_view name, std::uint64_t& generation) {
     if (!number(name.substr(0, dash), 6, g) || !number(name.substr(dash + 1, dot - dash - 1), 5, i))
         return false;
     const std::string_view ext = name.substr(dot + 1);
-    if (!(ext == "npy" || ext == "csv" || ext == "tsv")) return false;
+    if (!(ext == "npy" || ext == "csv" || ext == "tsv" || ext == "words")) return false;
     generation = g;
     return true;
 }
@@ -170,6 +176,41 @@ inline void parse_block_checksums(const nlohmann::json& s, shard_info& si, const
     }
 }
 
+/// One file's entry of a manifest (a shard, or the words of an embeddings dataset): path (a plain
+/// name, not in `paths` yet), rows, bytes, checksums. `where`: "shard 3", for messages.
+inline shard_info parse_file_entry(const nlohmann::json& s, const std::string& where,
+                                   std::set<std::string_view>& paths,
+                                   const std::filesystem::path& file) {
+    if (!s.is_object()) manifest_fail(file, "expected " + where + " to be an object");
+    shard_info si;
+    const auto& p = json_field(s, "path", file, where.c_str());
+    if (!p.is_string() || !plain_file_name(p.get<std::string>()))
+        manifest_fail(file, "expected the path of " + where +
+                                " to be a plain file name inside the dataset, found " +
+                                json_excerpt(p, 64));
+    si.path = p.get<std::string>();
+    if (!paths.insert(p.get_ref<const std::string&>()).second)
+        manifest_fail(file, "the path of " + where + ", \"" + si.path + "\", is listed twice");
+    const auto& r = json_field(s, "rows", file, where.c_str());
+    if (!r.is_array() || r.size() != 2)
+        manifest_fail(
+            file, "expected the rows of " + where + " as [first, last], found " + json_excerpt(r));
+    si.first_row = static_cast<std::size_t>(json_uint(r[0], "a row number", file));
+    si.last_row = static_cast<std::size_t>(json_uint(r[1], "a row number", file));
+    si.bytes = json_uint(json_field(s, "bytes", file, where.c_str()), "'bytes'", file);
+    if (const auto c = s.find("checksum"); c != s.end()) {
+        const std::string cs = c->is_string() ? c->get<std::string>() : std::string();
+        const bool ok = cs.size() == 21 && cs.compare(0, 5, "xxh3:") == 0 &&
+                        cs.find_first_not_of("0123456789abcdef", 5) == std::string::npos;
+        if (!ok)
+            manifest_fail(file, "expected the checksum of " + where +
+                                    " as \"xxh3:<16 hex digits>\", found " + json_excerpt(*c));
+        si.checksum = cs;
+    }
+    parse_block_checksums(s, si, where, file);
+    return si;
+}
+
 /// Parses and validates a manifest's text: fields, types, dtype, shape (no overflow), shard paths
 /// (plain names inside the directory) and rows (cover [0, rows) in order, no gaps or overlaps).
 inline dataset_info parse_manifest(std::string_view text, const std::filesystem::path& file) {
@@ -239,46 +280,28 @@ inline dataset_info parse_manifest(std::string_view text, const std::filesystem:
     std::size_t next = 0;
     std::set<std::string_view> paths;
     for (std::size_t k = 0; k < shards.size(); ++k) {
-        const auto& s = shards[k];
         const std::string where = "shard " + std::to_string(k);
-        if (!s.is_object()) manifest_fail(file, "expected " + where + " to be an object");
-        shard_info si;
-        const auto& p = json_field(s, "path", file, where.c_str());
-        if (!p.is_string() || !plain_file_name(p.get<std::string>()))
-            manifest_fail(file, "expected the path of " + where +
-                                    " to be a plain file name inside the dataset, found " +
-                                    json_excerpt(p, 64));
-        si.path = p.get<std::string>();
-        if (!paths.insert(p.get_ref<const std::string&>()).second)
-            manifest_fail(file, "the path of " + where + ", \"" + si.path + "\", is listed twice");
-        const auto& r = json_field(s, "rows", file, where.c_str());
-        if (!r.is_array() || r.size() != 2)
-            manifest_fail(file, "expected the rows of " + where + " as [first, last], found " +
-                                    json_excerpt(r));
-        si.first_row = static_cast<std::size_t>(json_uint(r[0], "a row number", file));
-        si.last_row = static_cast<std::size_t>(json_uint(r[1], "a row number", file));
+        shard_info si = parse_file_entry(shards[k], where, paths, file);
         if (si.first_row != next || si.last_row < si.first_row || si.last_row > rows)
             manifest_fail(file, where + " covers rows [" + std::to_string(si.first_row) + ", " +
                                     std::to_string(si.last_row) + "), expected rows from " +
                                     std::to_string(next) + " up to at most " +
                                     std::to_string(rows));
         next = si.last_row;
-        si.bytes = json_uint(json_field(s, "bytes", file, where.c_str()), "'bytes'", file);
-        if (const auto c = s.find("checksum"); c != s.end()) {
-            const std::string cs = c->is_string() ? c->get<std::string>() : std::string();
-            const bool ok = cs.size() == 21 && cs.compare(0, 5, "xxh3:") == 0 &&
-                            cs.find_first_not_of("0123456789abcdef", 5) == std::string::npos;
-            if (!ok)
-                manifest_fail(file, "expected the checksum of " + where +
-                                        " as \"xxh3:<16 hex digits>\", found " + json_excerpt(*c));
-            si.checksum = cs;
-        }
-        parse_block_checksums(s, si, where, file);
         info.shards.push_back(std::move(si));
     }
     if (next != rows)
         manifest_fail(file, "the shards cover rows [0, " + std::to_string(next) +
                                 "), expected [0, " + std::to_string(rows) + ")");
+    if (const auto w = j.find("words"); w != j.end()) {
+        info.words = parse_file_entry(*w, "the words", paths, file);
+        if (info.shape.size() != 2 || info.words.first_row != 0 || info.words.last_row != rows)
+            manifest_fail(file, "expected the words' rows as [0, " + std::to_string(rows) +
+                                    "] of a dataset of rank 2, found [" +
+                                    std::to_string(info.words.first_row) + ", " +
+                                    std::to_string(info.words.last_row) + "] of rank " +
+                                    std::to_string(info.shape.size()));
+    }
     return info;
 }
 
@@ -295,10 +318,8 @@ inline std::string manifest_text(const dataset_info& info) {
     if (info.attributes.is_object() && !info.attributes.empty())
         t += " \"attributes\": " + info.attributes.dump() + ",\n";
     t += " \"shards\": [";
-    for (std::size_t i = 0; i < info.shards.size(); ++i) {
-        const shard_info& s = info.shards[i];
-        t += (i ? ",\n  {" : "\n  {");
-        t += "\"path\": " + str(s.path) + ", \"rows\": [" + std::to_string(s.first_row) + ", " +
+    const auto entry = [&](const shard_info& s) {
+        t += "{\"path\": " + str(s.path) + ", \"rows\": [" + std::to_string(s.first_row) + ", " +
              std::to_string(s.last_row) + "], \"bytes\": " + std::to_string(s.bytes);
         if (!s.checksum.empty())
             t += ", \"checksum\": \"" + s.checksum + "\"";  // "" would not parse back
@@ -309,8 +330,17 @@ inline std::string manifest_text(const dataset_info& info) {
             t += '"';
         }
         t += '}';
+    };
+    for (std::size_t i = 0; i < info.shards.size(); ++i) {
+        t += (i ? ",\n  " : "\n  ");
+        entry(info.shards[i]);
     }
-    t += "\n ]\n}\n";
+    t += "\n ]";
+    if (!info.words.path.empty()) {
+        t += ",\n \"words\": ";
+        entry(info.words);
+    }
+    t += "\n}\n";
     return t;
 }
 
@@ -689,12 +719,14 @@ inline bool is_temporary_name(const std::string& name) {
 /// directory, and returns whether the whole directory was read (a save then needs no second
 /// scan to choose its generation).
 inline bool remove_unlisted(const std::filesystem::path& dir, const std::vector<shard_info>* keep,
-                            std::uint64_t* seen = nullptr) noexcept {
+                            std::uint64_t* seen = nullptr,
+                            const std::string* keep_words = nullptr) noexcept {
     try {
         std::set<std::string_view> listed;  // a directory entry each: no search of `keep` per entry
         if (keep)
             for (const shard_info& s : *keep)
                 listed.insert(s.path);
+        if (keep_words && !keep_words->empty()) listed.insert(*keep_words);
         std::vector<std::filesystem::path> unlisted;
         std::uint64_t unlisted_max = 0;
         std::error_code ec;
@@ -826,7 +858,8 @@ inline save_session begin_save(const std::filesystem::path& dir, bool append) {
                                       session.live    ? &session.live->shards
                                       : have_manifest ? nullptr
                                                       : &none,
-                                      &session.seen_generation);
+                                      &session.seen_generation,
+                                      session.live ? &session.live->words.path : nullptr);
     return session;
 }
 
@@ -843,6 +876,10 @@ void check_appendable(const std::filesystem::path& dir, const dataset_info& live
     if (live.shape.empty())
         fail("cannot append to", dir,
              "expected a dataset of rank 1 or more (rows to extend), found rank 0");
+    if (!live.words.path.empty())
+        fail("cannot append to", dir,
+             "expected a dataset of rows only, found an embeddings dataset (its rows have words: "
+             "save_embeddings replaces it whole)");
     const std::vector<std::size_t> live_row(live.shape.begin() + 1, live.shape.end());
     if (live.dtype != descr_of<T>() || live_row != row_shape)
         fail("cannot append to", dir,
@@ -868,6 +905,7 @@ inline void commit_dataset(const std::filesystem::path& dir, const dataset_info&
         // nothing of this generation is listed anywhere: remove it all, keep the live dataset
         for (std::size_t i = first_new; i < info.shards.size(); ++i)
             remove_quietly(dir / info.shards[i].path);
+        if (first_new == 0 && !info.words.path.empty()) remove_quietly(dir / info.words.path);
         throw;
     }
     // committed: from here on the new shards are the dataset and must never be removed
@@ -875,7 +913,7 @@ inline void commit_dataset(const std::filesystem::path& dir, const dataset_info&
     if (sync) sync_directory(dir);
     // the previous generation, unless a load still reads it; an append (first_new > 0) leaves
     // nothing unlisted: what killed saves left was removed when it began
-    if (first_new == 0) remove_unlisted(dir, &info.shards);
+    if (first_new == 0) remove_unlisted(dir, &info.shards, nullptr, &info.words.path);
 }
 
 /// save (append false) or append (true) of the rows of `src`.
@@ -884,9 +922,55 @@ inline const dataset_info* extend_of(bool append, const dataset_info* live) noex
     return append ? live : nullptr;
 }
 
+/// Writes `words` one per line ('\n' after each) as file `s.path` of `dir`: size and checksums
+/// as a shard's. A word holding '\n' cannot be written so.
+inline void write_words_file(const std::filesystem::path& dir, shard_info& s,
+                             const std::vector<std::string>& words,
+                             const file_attributes& attributes, bool sync) {
+    file f = file::create_private(dir / s.path);
+    shard_hasher hash;
+    std::string buffer;
+    std::uint64_t offset = 0;
+    const auto flush = [&] {
+        f.pwrite_full(buffer.data(), buffer.size(), offset);
+        hash.update(buffer.data(), buffer.size());
+        offset += buffer.size();
+        buffer.clear();
+    };
+    for (const std::string& w : words) {
+        buffer += w;
+        buffer += '\n';
+        if (buffer.size() >= chunk_bytes) flush();
+    }
+    flush();
+    s.bytes = offset;
+    s.checksum = hash.text();
+    s.block_bytes = hash.block_bytes();
+    s.block_checksums = hash.blocks();
+    keep_attributes(f, attributes);
+    if (sync) f.sync();
+    f.close();
+}
+
+/// Fails unless `words` can be the words of `rows` rows: as many, none holding a line end.
+inline void check_words(const std::filesystem::path& dir, const std::vector<std::string>& words,
+                        std::size_t rows) {
+    if (words.size() != rows)
+        fail("cannot save", dir,
+             "expected one word per row of vectors (" + std::to_string(rows) + "), found " +
+                 std::to_string(words.size()) + " words");
+    for (std::size_t i = 0; i < words.size(); ++i)
+        if (words[i].find('\n') != std::string::npos)
+            fail("cannot save", dir,
+                 "expected words without line ends (they are stored one per line), found word " +
+                     std::to_string(i) + " '" + shorten(words[i]) + "'");
+}
+
+/// save (`words`: an embeddings dataset's, written beside the shards and committed with them)
 template <class T>
 dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& src,
-                       const save_options& options, bool append = false) {
+                       const save_options& options, bool append = false,
+                       const std::vector<std::string>* words = nullptr) {
     save_session session = begin_save(dir, append);
     const dataset_info* live = session.live ? &*session.live : nullptr;
     if (append && live)
@@ -937,10 +1021,16 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
             write_shard(dir, info.shards[first_new + i], src, ranges[i].first_row,
                         ranges[i].last_row, whole, options.format, attributes, options.sync);
         });
+        if (words) {
+            info.words.path = words_name(info.generation);
+            info.words.last_row = words->size();
+            write_words_file(dir, info.words, *words, attributes, options.sync);
+        }
         meter.check();  // cancelled as the last shard finished: still nothing committed
     } catch (...) {
         for (std::size_t i = first_new; i < info.shards.size(); ++i)
             remove_quietly(dir / info.shards[i].path);
+        if (!info.words.path.empty()) remove_quietly(dir / info.words.path);
         throw;
     }
     commit_dataset(dir, info, first_new, options.sync);
@@ -1045,9 +1135,21 @@ inline void check_shards(const std::filesystem::path& dir, const dataset_info& i
 
 /// Checks one shard for verify(): everything check_shard does, then the checksum of the whole
 /// file. Returns the bytes hashed (0 when the manifest lists no checksum).
+inline std::uint64_t verify_file(const file& f, const shard_info& s, scratch<char>& buffer);
+
 inline std::uint64_t verify_shard(const std::filesystem::path& dir, const dataset_info& info,
                                   const shard_info& s, scratch<char>& buffer) {
-    const file f = check_shard(dir, info, s);
+    return verify_file(check_shard(dir, info, s), s, buffer);
+}
+
+/// Checks an embeddings dataset's words file: there, of its size, with its checksums.
+inline std::uint64_t verify_words(const std::filesystem::path& dir, const shard_info& s,
+                                  scratch<char>& buffer) {
+    return verify_file(open_shard(dir, s), s, buffer);
+}
+
+/// Hashes the whole of `f` and compares with the checksums `s` lists; returns the bytes hashed.
+inline std::uint64_t verify_file(const file& f, const shard_info& s, scratch<char>& buffer) {
     if (s.checksum.empty() && s.block_checksums.empty()) return 0;
     shard_hasher hash(s.block_bytes == 0 ? block_checksum_bytes : s.block_bytes);
     char* p = buffer.get(chunk_bytes);
@@ -1074,14 +1176,21 @@ inline dataset_info inspect(const std::filesystem::path& dir) {
 inline verify_result verify(const std::filesystem::path& dir, const verify_options& options) {
     const directory_lock reading(dir, directory_lock::kind::shared);
     const dataset_info info = detail::read_manifest(dir);
-    const std::size_t n = info.shards.size();
+    // the shards, then an embeddings dataset's words (reported as entry shards.size())
+    std::vector<const shard_info*> files;
+    for (const shard_info& s : info.shards)
+        files.push_back(&s);
+    if (!info.words.path.empty()) files.push_back(&info.words);
+    const std::size_t n = files.size();
     std::vector<std::optional<std::string>> messages(n);
     std::vector<std::uint64_t> hashed(n, 0);
     detail::with_pool(options.pool, detail::threads_for(options.threads, options.pool), n,
                       [&](std::size_t i) {
                           detail::scratch<char> buffer;  // 4 MiB, freed with the task
                           try {
-                              hashed[i] = detail::verify_shard(dir, info, info.shards[i], buffer);
+                              hashed[i] = i < info.shards.size()
+                                              ? detail::verify_shard(dir, info, *files[i], buffer)
+                                              : detail::verify_words(dir, *files[i], buffer);
                           } catch (const error& e) {
                               messages[i] = e.what();
                           }
@@ -1090,8 +1199,8 @@ inline verify_result verify(const std::filesystem::path& dir, const verify_optio
     r.shards = n;
     for (std::size_t i = 0; i < n; ++i) {
         r.bytes += hashed[i];
-        if (info.shards[i].checksum.empty()) ++r.unchecked;
-        if (messages[i]) r.problems.push_back({i, info.shards[i].path, std::move(*messages[i])});
+        if (files[i]->checksum.empty()) ++r.unchecked;
+        if (messages[i]) r.problems.push_back({i, files[i]->path, std::move(*messages[i])});
     }
     return r;
 }
