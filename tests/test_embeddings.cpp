@@ -95,7 +95,7 @@ TEST_CASE("embeddings: header detection", "[text][embeddings]") {
     // a header whose D disagrees with the rows: the first row is ragged
     CHECK(embedding_error(dir, "dim.vec", "2 3\na 1 2\nb 3 4\n") ==
           "ndshard: ragged row in " + q(dir / "dim.vec") +
-              " line 2, column 6: expected 3 values, found 2");
+              " line 2, field 4 (byte 6): expected 3 values, found 2");
 }
 
 TEST_CASE("embeddings: words are any bytes up to the first separator", "[text][embeddings]") {
@@ -121,16 +121,16 @@ TEST_CASE("embeddings: rows with the wrong number of values", "[text][embeddings
     temp_dir dir;
     CHECK(embedding_error(dir, "r.txt", "a 1 2 3\nb 4 5\nc 6 7 8\n") ==
           "ndshard: ragged row in " + q(dir / "r.txt") +
-              " line 2, column 6: expected 3 values, found 2");
+              " line 2, field 4 (byte 6): expected 3 values, found 2");
     CHECK(embedding_error(dir, "s.txt", "a 1 2\nb 4 5 6 7\n") ==
           "ndshard: ragged row in " + q(dir / "s.txt") +
-              " line 2, column 7: expected 2 values, found 4");
+              " line 2, field 4 (byte 7): expected 2 values, found 4");
     CHECK(embedding_error(dir, "t.txt", "a 1 2\nb\n") ==
           "ndshard: ragged row in " + q(dir / "t.txt") +
-              " line 2, column 2: expected 2 values, found 0");
+              " line 2, field 2 (byte 2): expected 2 values, found 0");
     CHECK(embedding_error(dir, "u.txt", "a 1 2\nb 1 two\n") ==
           "ndshard: cannot parse " + q(dir / "u.txt") +
-              " line 2, column 5: expected a number, found 'two'");
+              " line 2, field 3 (byte 5): expected a number, found 'two'");
     std::string big;
     for (int i = 0; i < 500; ++i)
         big += "w" + std::to_string(i) + (i == 432 ? " 1 2\n" : " 1 2 3\n");
@@ -140,6 +140,6 @@ TEST_CASE("embeddings: rows with the wrong number of values", "[text][embeddings
         o.threads = threads;
         CHECK_THROWS_WITH(ndshard::detail::read_embeddings_file<double>(dir / "big.txt", o, {1}),
                           "ndshard: ragged row in " + q(dir / "big.txt") +
-                              " line 433, column 9: expected 3 values, found 2");
+                              " line 433, field 4 (byte 9): expected 3 values, found 2");
     }
 }

@@ -46,11 +46,9 @@ TEST_CASE("errors: a bad path names the file and the system's reason", "[errors]
     const auto missing = tmp / "missing";
 
     REQUIRE(error_of([&] { (void)ndshard::load<double>(missing); }) ==
-            "ndshard: cannot open for reading '" + (missing / "manifest.json").string() +
-                "': No such file or directory");
+            "ndshard: cannot read '" + missing.string() + "': no such directory");
     REQUIRE(error_of([&] { (void)ndshard::inspect(missing); }) ==
-            "ndshard: cannot open for reading '" + (missing / "manifest.json").string() +
-                "': No such file or directory");
+            "ndshard: cannot read '" + missing.string() + "': no such directory");
     REQUIRE(error_of([&] { (void)ndshard::read_npy<double>(missing / "a.npy"); }) ==
             "ndshard: cannot open for reading '" + (missing / "a.npy").string() +
                 "': No such file or directory");
@@ -71,8 +69,9 @@ TEST_CASE("errors: a bad path names the file and the system's reason", "[errors]
             "ndshard: cannot create dataset directory '" + manifest.string() +
                 "': Not a directory");
     REQUIRE(error_of([&] { (void)ndshard::load<double>(manifest); }) ==
-            "ndshard: cannot open for reading '" + (manifest / "manifest.json").string() +
-                "': Not a directory");
+            "ndshard: cannot read '" + manifest.string() +
+                "': expected a dataset (a directory holding manifest.json), found a manifest "
+                "(give its directory, the dataset)");
     REQUIRE(error_of([&] { (void)ndshard::read_npy<double>(manifest / "a.npy"); }) ==
             "ndshard: cannot open for reading '" + (manifest / "a.npy").string() +
                 "': Not a directory");
@@ -199,15 +198,18 @@ TEST_CASE("errors: loading with the wrong element type names both types", "[erro
     const std::string manifest = (tmp / "ds" / "manifest.json").string();
     REQUIRE(error_of([&] { (void)ndshard::load<float>(tmp / "ds"); }) ==
             "ndshard: cannot load '" + manifest +
-                "': expected dtype <f4 (float32), found <f8 (float64)");
+                "': expected dtype <f4 (float32), found <f8 (float64): set load_options::convert "
+                "to convert while reading");
     xt::xarray<std::int64_t> into;
     REQUIRE(error_of([&] { ndshard::load_into(tmp / "ds", into); }) ==
             "ndshard: cannot load '" + manifest +
-                "': expected dtype <i8 (int64), found <f8 (float64)");
+                "': expected dtype <i8 (int64), found <f8 (float64): set load_options::convert "
+                "to convert while reading");
     (void)ndshard::save(tmp / "b", xt::xarray<bool>{true});
     REQUIRE(error_of([&] { (void)ndshard::load<std::uint8_t>(tmp / "b"); }) ==
             "ndshard: cannot load '" + (tmp / "b" / "manifest.json").string() +
-                "': expected dtype |u1 (uint8), found |b1 (bool)");
+                "': expected dtype |u1 (uint8), found |b1 (bool): set load_options::convert to "
+                "convert while reading");
 }
 
 TEST_CASE("errors: a worker's exception during a save reaches the caller", "[errors]") {

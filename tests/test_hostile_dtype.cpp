@@ -37,13 +37,15 @@ TEST_CASE("dtype: loading as another type names both types", "[hostile][dtype]")
     const auto dir = tmp / "ds";
     save_quick(dir, xt::xarray<double>{{1.5, 2.5}, {3.5, 4.5}});
     const std::string expected = "ndshard: cannot load '" + (dir / "manifest.json").string() +
-                                 "': expected dtype <f4 (float32), found <f8 (float64)";
+                                 "': expected dtype <f4 (float32), found <f8 (float64): set "
+                                 "load_options::convert to convert while reading";
     CHECK(error_of([&] { (void)ndshard::load<float>(dir); }) == expected);
     xt::xtensor<float, 2> into;
     CHECK(error_of([&] { ndshard::load_into(dir, into); }) == expected);
     CHECK(error_of([&] { (void)ndshard::load<std::int64_t>(dir); }) ==
           "ndshard: cannot load '" + (dir / "manifest.json").string() +
-              "': expected dtype <i8 (int64), found <f8 (float64)");
+              "': expected dtype <i8 (int64), found <f8 (float64): set load_options::convert to "
+              "convert while reading");
 
     ndshard::write_npy(tmp / "x.npy", xt::xarray<double>{1.0, 2.0});
     CHECK(error_of([&] { (void)ndshard::read_npy<float>(tmp / "x.npy"); }) ==

@@ -244,18 +244,19 @@ TEST_CASE("hostile manifest: links, directories and FIFOs in its place", "[hosti
           }).rfind("ndshard: cannot read '" + m.string() + "': ", 0) == 0);
     std::filesystem::remove(m);
     CHECK(error_of([&] { (void)ndshard::inspect(dir); }) ==
-          "ndshard: cannot open for reading '" + m.string() + "': No such file or directory");
+          "ndshard: cannot read '" + dir.string() +
+              "': expected a dataset (a directory holding manifest.json), found a directory "
+              "without manifest.json");
 }
 
 TEST_CASE("hostile manifest: verify of no dataset directory, or a file in its place", "[hostile]") {
     // (load and save: test_errors.cpp, "errors: a bad path names the file ...")
     ndshard_test::temp_dir tmp;
     const auto none = tmp / "none";
-    CHECK(error_of([&] { (void)ndshard::verify(none); }) == "ndshard: cannot open for reading '" +
-                                                                (none / "manifest.json").string() +
-                                                                "': No such file or directory");
+    CHECK(error_of([&] { (void)ndshard::verify(none); }) ==
+          "ndshard: cannot read '" + none.string() + "': no such directory");
     ndshard_test::write_file(tmp / "file", "x");
     CHECK(error_of([&] { (void)ndshard::verify(tmp / "file"); }) ==
-          "ndshard: cannot open for reading '" + (tmp / "file" / "manifest.json").string() +
-              "': Not a directory");
+          "ndshard: cannot read '" + (tmp / "file").string() +
+              "': expected a dataset (a directory holding manifest.json), found a file");
 }

@@ -206,7 +206,8 @@ TEST_CASE("load_rows: convert f8 to f4 for part of a dataset", "[load_rows]") {
     // without convert: the dtype names both
     CHECK(error_of([&] { (void)ndshard::load_rows<float>(dir, 2, 5); }) ==
           "ndshard: cannot load '" + (dir / "manifest.json").string() +
-              "': expected dtype <f4 (float32), found <f8 (float64)");
+              "': expected dtype <f4 (float32), found <f8 (float64): set load_options::convert "
+              "to convert while reading");
 
     // element 9 (row 4) does not fit a float: named with its index in the whole dataset
     a(4, 1) = 1e300;

@@ -180,13 +180,13 @@ TEST_CASE("block_reader reports bad sources and bad rows", "[stream]") {
     REQUIRE_THROWS_WITH(ndshard::block_reader<double>(tmp / "f4"),
                         "ndshard: cannot load '" + dir +
                             "/f4/manifest.json': expected dtype <f8 (float64), found <f4 "
-                            "(float32)");
+                            "(float32)");  // no hint at load_options: block_reader takes none
     ndshard::write_npy(tmp / "f4.npy", xt::xarray<float>{{1, 2}});
     REQUIRE_THROWS_WITH(ndshard::block_reader<double>(tmp / "f4.npy"),
                         "ndshard: cannot read '" + dir +
                             "/f4.npy': expected dtype <f8 (float64), found <f4 (float32)");
 
-    // a bad number is thrown by next() for the block it is in, with its line and column
+    // a bad number is thrown by next() for the block it is in, with its line, field and byte
     write_file(tmp / "bad.csv", "1,2\n3,4\n5,x\n");
     ndshard::stream_options o;
     o.block_rows = 1;
@@ -197,7 +197,7 @@ TEST_CASE("block_reader reports bad sources and bad rows", "[stream]") {
             }
         }(),
         "ndshard: cannot parse '" + dir +
-            "/bad.csv' line 3, column 3: expected a number, found 'x'");
+            "/bad.csv' line 3, field 2 (byte 3): expected a number, found 'x'");
 }
 
 TEST_CASE("block_reader verifies the bytes it returns", "[stream]") {

@@ -136,11 +136,13 @@ TEST_CASE("text dataset: shards that disagree with the manifest", "[text][datase
         return text_test::error_of([&] { (void)ndshard::load<double>(dir / "d.nds", o); });
     };
     const std::string disagrees = "ndshard: shard disagrees with the manifest: " + q(shard);
-    // same size, a ragged row or a bad value: a parse error with line and column
+    // same size, a ragged row or a bad value: a parse error with line, field and byte
     CHECK(fails("5\n6,7,8\n", no_verify) ==
-          "ndshard: ragged row in " + q(shard) + " line 1, column 2: expected 2 values, found 1");
+          "ndshard: ragged row in " + q(shard) +
+              " line 1, field 2 (byte 2): expected 2 values, found 1");
     CHECK(fails("5,6\n7,x\n", no_verify) ==
-          "ndshard: cannot parse " + q(shard) + " line 2, column 3: expected a number, found 'x'");
+          "ndshard: cannot parse " + q(shard) +
+              " line 2, field 2 (byte 3): expected a number, found 'x'");
     // same size, fewer or more rows
     CHECK(fails("5,6\n\n\n\n\n", no_verify) == disagrees + ": expected 2 rows, found 1");
     CHECK(fails("5\n6\n7\n8\n", no_verify) == disagrees + ": expected 2 rows, found 4");

@@ -240,7 +240,7 @@ TEST_CASE("text file: skip_rows, comments and no comments", "[text][file]") {
     write_file(dir / "n.csv", "1,2\n#3,4\n");
     CHECK_THROWS_WITH(ndshard::read_text<double>(dir / "n.csv", o),
                       "ndshard: cannot parse " + q(dir / "n.csv") +
-                          " line 2, column 1: expected a number, found '#3'");
+                          " line 2, field 1 (byte 1): expected a number, found '#3'");
 }
 
 TEST_CASE("text file: one line, no lines, only comments", "[text][file][edge]") {
@@ -339,7 +339,7 @@ TEST_CASE("text file: fixtures written by numpy.savetxt and pandas", "[text][fil
                       ndshard::read_npy<double>(fixture("pandas.npy")));
     CHECK_THROWS_WITH(ndshard::read_text<double>(fixture("pandas.csv")),
                       "ndshard: cannot parse " + q(fixture("pandas.csv")) +
-                          " line 1, column 1: expected a number, found 'c0'");
+                          " line 1, field 1 (byte 1): expected a number, found 'c0'");
 }
 
 TEST_CASE("text file: error messages", "[text][file][errors]") {
@@ -361,64 +361,67 @@ TEST_CASE("text file: error messages", "[text][file][errors]") {
 
     CHECK(err("a.tsv", "# header\n1\t2\t3\n\n4\tabc\t6\n", 0.0) ==
           "ndshard: cannot parse " + f("a.tsv") +
-              " line 4, column 3: expected a number, found 'abc' @4:3");
+              " line 4, field 2 (byte 3): expected a number, found 'abc' @4:3");
     CHECK(err("b.tsv", "1\t2\t3\n4\t5\n", 0.0) ==
           "ndshard: ragged row in " + f("b.tsv") +
-              " line 2, column 4: expected 3 values, found 2 @2:4");
+              " line 2, field 3 (byte 4): expected 3 values, found 2 @2:4");
     CHECK(err("c.tsv", "1\t2\t3\n4\t5\t6\t7\n", 0.0) ==
           "ndshard: ragged row in " + f("c.tsv") +
-              " line 2, column 7: expected 3 values, found 4 @2:7");
+              " line 2, field 4 (byte 7): expected 3 values, found 4 @2:7");
     CHECK(err("d.txt", "1 2 3\n4 5\n", 0.0) ==
           "ndshard: ragged row in " + f("d.txt") +
-              " line 2, column 4: expected 3 values, found 2 @2:4");
+              " line 2, field 3 (byte 4): expected 3 values, found 2 @2:4");
     CHECK(err("e.txt", "1 2 3\n4 5 6   7 8\n", 0.0) ==
           "ndshard: ragged row in " + f("e.txt") +
-              " line 2, column 9: expected 3 values, found 5 @2:9");
+              " line 2, field 4 (byte 9): expected 3 values, found 5 @2:9");
     ndshard::text_read_options comma;
     comma.delimiter = ',';  // the first line alone would say "runs of spaces"
     CHECK(err("f.csv", "1\n2,3\n", 0.0, comma) ==
           "ndshard: ragged row in " + f("f.csv") +
-              " line 2, column 3: expected 1 value, found 2 @2:3");
+              " line 2, field 2 (byte 3): expected 1 value, found 2 @2:3");
     // one delimiter at the end of a line starts no value ("1,2,3," is 3 values), two do
     CHECK(err("g.csv", "1,2,3\n1,2,3,,\n", 0.0) ==
           "ndshard: ragged row in " + f("g.csv") +
-              " line 2, column 8: expected 3 values, found 4 @2:8");
+              " line 2, field 4 (byte 8): expected 3 values, found 4 @2:8");
     CHECK(err("h.csv", "1,2,3\n1,,3\n", 0.0) ==
           "ndshard: cannot parse " + f("h.csv") +
-              " line 2, column 3: expected a number, found '' @2:3");
+              " line 2, field 2 (byte 3): expected a number, found '' @2:3");
     CHECK(err("i.csv", "1,2\n3,1.5x\n", 0.0) ==
           "ndshard: cannot parse " + f("i.csv") +
-              " line 2, column 3: expected a number, found '1.5x' @2:3");
+              " line 2, field 2 (byte 3): expected a number, found '1.5x' @2:3");
     CHECK(err("j.csv", "1,2\n3, 4 5 \n", 0.0) ==
           "ndshard: cannot parse " + f("j.csv") +
-              " line 2, column 4: expected a number, found '4 5' @2:4");
+              " line 2, field 2 (byte 4): expected a number, found '4 5' @2:4");
     CHECK(err("k.csv", "1,2\n3,300\n", std::int8_t{}) ==
           "ndshard: cannot parse " + f("k.csv") +
-              " line 2, column 3: expected an integer from -128 to 127, found '300' @2:3");
-    CHECK(err("l.csv", "1,-1\n", std::uint32_t{}) ==
-          "ndshard: cannot parse " + f("l.csv") +
-              " line 1, column 3: expected an integer from 0 to 4294967295, found '-1' @1:3");
-    CHECK(err("m.csv", "1,2.0\n", std::int32_t{}) ==
-          "ndshard: cannot parse " + f("m.csv") +
-              " line 1, column 3: expected an integer from -2147483648 to 2147483647, found "
-              "'2.0' @1:3");
+              " line 2, field 2 (byte 3): expected an integer from -128 to 127, found '300' @2:3");
+    CHECK(
+        err("l.csv", "1,-1\n", std::uint32_t{}) ==
+        "ndshard: cannot parse " + f("l.csv") +
+            " line 1, field 2 (byte 3): expected an integer from 0 to 4294967295, found '-1' @1:3");
+    CHECK(
+        err("m.csv", "1,2.0\n", std::int32_t{}) ==
+        "ndshard: cannot parse " + f("m.csv") +
+            " line 1, field 2 (byte 3): expected an integer from -2147483648 to 2147483647, found "
+            "'2.0' @1:3");
     CHECK(err("n.csv", "1,yes\n", bool{}) ==
           "ndshard: cannot parse " + f("n.csv") +
-              " line 1, column 3: expected 0, 1, true or false, found 'yes' @1:3");
+              " line 1, field 2 (byte 3): expected 0, 1, true or false, found 'yes' @1:3");
     CHECK(err("o.tsv", "1\t" + std::string(40, 'x') + "\n", 0.0) ==
-          "ndshard: cannot parse " + f("o.tsv") + " line 1, column 3: expected a number, found '" +
-              std::string(32, 'x') + "...' @1:3");
+          "ndshard: cannot parse " + f("o.tsv") +
+              " line 1, field 2 (byte 3): expected a number, found '" + std::string(32, 'x') +
+              "...' @1:3");
     CHECK(err("p.tsv", "1\t2\n3\tx", 0.0) ==  // in a last line without newline
           "ndshard: cannot parse " + f("p.tsv") +
-              " line 2, column 3: expected a number, found 'x' @2:3");
+              " line 2, field 2 (byte 3): expected a number, found 'x' @2:3");
     CHECK(err("q.tsv", "1\t2\r\n\r\n3\t\x01\r\n", 0.0) ==  // control bytes shown as '?'
           "ndshard: cannot parse " + f("q.tsv") +
-              " line 3, column 3: expected a number, found '?' @3:3");
+              " line 3, field 2 (byte 3): expected a number, found '?' @3:3");
     ndshard::text_read_options skip;
     skip.skip_rows = 2;
     CHECK(err("r.csv", "h1,h2\nh3,h4\n1,2\n3,z\n", 0.0, skip) ==
           "ndshard: cannot parse " + f("r.csv") +
-              " line 4, column 3: expected a number, found 'z' @4:3");
+              " line 4, field 2 (byte 3): expected a number, found 'z' @4:3");
     CHECK_THROWS_WITH(
         ndshard::read_text<double>(dir / "nope.csv"),
         "ndshard: cannot open for reading " + f("nope.csv") + ": No such file or directory");
@@ -432,7 +435,7 @@ TEST_CASE("text file: errors far into a file name the right line, any thread cou
         text += i == 1777 ? "1.5,bad,3\n" : (i % 10 == 0 ? "# c\n" : "1.5,2.5,3.5\n");
     write_file(dir / "big.csv", text);
     const std::string want = "ndshard: cannot parse " + q(dir / "big.csv") +
-                             " line 1777, column 5: expected a number, found 'bad'";
+                             " line 1777, field 2 (byte 5): expected a number, found 'bad'";
     for (std::size_t threads : text_test::thread_counts) {
         CHECK_THROWS_WITH(ndshard::read_text<double>(dir / "big.csv", with_threads(threads)), want);
         CHECK_THROWS_WITH(ndshard::detail::read_text_file<double>(

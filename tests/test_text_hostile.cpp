@@ -50,24 +50,28 @@ TEST_CASE("text hostile: an embedding header's dimension is checked against the 
     // allocated: each is now a parse error at the header line, before anything is allocated
     CHECK(embeddings_parse_error(dir, "2 9223372036854775808\na 1\nb 2\n") ==
           "ndshard: cannot parse " + f +
-              " line 1, column 3: expected at most 4 values per row (what the 8 bytes after the "
+              " line 1, field 2 (byte 3): expected at most 4 values per row (what the 8 bytes "
+              "after the "
               "header line can hold), found '9223372036854775808'");
     CHECK(embeddings_parse_error(dir, "3 6148914691236517206\na 1 2 3 4 5 6 7 8\nb 1\nc 1\n") ==
           "ndshard: cannot parse " + f +
-              " line 1, column 3: expected at most 13 values per row (what the 26 bytes after "
+              " line 1, field 2 (byte 3): expected at most 13 values per row (what the 26 bytes "
+              "after "
               "the header line can hold), found '6148914691236517206'");
     CHECK(embeddings_parse_error(dir, "1 100000000000\na 1\n") ==
           "ndshard: cannot parse " + f +
-              " line 1, column 3: expected at most 2 values per row (what the 4 bytes after the "
+              " line 1, field 2 (byte 3): expected at most 2 values per row (what the 4 bytes "
+              "after the "
               "header line can hold), found '100000000000'");
     // the header's own line is named, after blank lines and with leading spaces
     CHECK(embeddings_parse_error(dir, "\n  7   0099999\nw 1\n") ==
           "ndshard: cannot parse " + f +
-              " line 2, column 7: expected at most 2 values per row (what the 4 bytes after the "
+              " line 2, field 2 (byte 7): expected at most 2 values per row (what the 4 bytes "
+              "after the "
               "header line can hold), found '0099999'");
     // a plausible D that the rows disagree with: the first row is ragged, as before
     CHECK(embeddings_parse_error(dir, "2 2\na 1\nb 2\n") ==
-          "ndshard: ragged row in " + f + " line 2, column 4: expected 2 values, found 1");
+          "ndshard: ragged row in " + f + " line 2, field 3 (byte 4): expected 2 values, found 1");
     // words may be empty (tab-separated): the bound counts no bytes for them
     write_file(dir / "empty_words.tsv", "\t1\t2\n\t3\t4");
     const auto e = ndshard::read_embeddings<double>(dir / "empty_words.tsv");
@@ -92,7 +96,7 @@ TEST_CASE("text hostile: a wide first line allocates nothing before a ragged row
         o.threads = threads;
         CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "wide.tsv", o); }) ==
               "ndshard: ragged row in " + q(dir / "wide.tsv") +
-                  " line 2, column 2: expected 100000 values, found 1");
+                  " line 2, field 2 (byte 2): expected 100000 values, found 1");
     }
     // the first short row is named wherever it is, also when it has the right count of fields
     // but empty ones (",,," holds 4 fields in 3 bytes)
@@ -105,17 +109,17 @@ TEST_CASE("text hostile: a wide first line allocates nothing before a ragged row
     write_file(dir / "empty.csv", text);
     CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "empty.csv"); }) ==
           "ndshard: cannot parse " + q(dir / "empty.csv") +
-              " line 52, column 1: expected a number, found ''");
+              " line 52, field 1 (byte 1): expected a number, found ''");
     // empty fields in every row: each line ends in its '\n', so none can hold 2 values in 3
     // bytes; the first is named (it was "the file changed")
     write_file(dir / "gaps.csv", ",5\n,5\n");
     CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps.csv"); }) ==
           "ndshard: cannot parse " + q(dir / "gaps.csv") +
-              " line 1, column 1: expected a number, found ''");
+              " line 1, field 1 (byte 1): expected a number, found ''");
     write_file(dir / "gaps2.csv", "1,,3\n1,,3\n");
     CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps2.csv"); }) ==
           "ndshard: cannot parse " + q(dir / "gaps2.csv") +
-              " line 1, column 3: expected a number, found ''");
+              " line 1, field 2 (byte 3): expected a number, found ''");
 }
 
 TEST_CASE("text hostile: the allocation bound is what the bytes can hold", "[text][hostile]") {
@@ -201,7 +205,7 @@ TEST_CASE("text hostile: lines that end in a lone carriage return", "[text][host
     write_file(dir / "bad.csv", "1,2\r3,x\r");
     CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "bad.csv"); }) ==
           "ndshard: cannot parse " + q(dir / "bad.csv") +
-              " line 2, column 3: expected a number, found 'x'");
+              " line 2, field 2 (byte 3): expected a number, found 'x'");
     // space-separated: the lines are not glued into one row
     write_file(dir / "cr.txt", "1 2\r3 4\r");
     require_same_bits(ndshard::read_text<double>(dir / "cr.txt"),
@@ -211,7 +215,7 @@ TEST_CASE("text hostile: lines that end in a lone carriage return", "[text][host
     write_file(dir / "crcrlf.csv", "1,2\r\r\n3,x\r\r\n");
     CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "crcrlf.csv"); }) ==
           "ndshard: cannot parse " + q(dir / "crcrlf.csv") +
-              " line 2, column 3: expected a number, found 'x'");
+              " line 2, field 2 (byte 3): expected a number, found 'x'");
     write_file(dir / "stray.txt", "1\r2\n3 4\n");
     require_same_bits(ndshard::read_text<double>(dir / "stray.txt"),
                       xt::xtensor<double, 2>{{1, 2}, {3, 4}});
@@ -249,15 +253,15 @@ TEST_CASE("text hostile: a delimiter at the end of a line is not a column", "[te
     write_file(dir / "d.csv", "1,2\n3,4,,\n");
     CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "d.csv"); }) ==
           "ndshard: ragged row in " + q(dir / "d.csv") +
-              " line 2, column 6: expected 2 values, found 3");
+              " line 2, field 3 (byte 6): expected 2 values, found 3");
     // a row a value short that ends in a delimiter is ragged, not an empty value
     write_file(dir / "e.csv", "1,2,3\n4,5,\n");
     CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "e.csv"); }) ==
           "ndshard: ragged row in " + q(dir / "e.csv") +
-              " line 2, column 5: expected 3 values, found 2");
+              " line 2, field 3 (byte 5): expected 3 values, found 2");
     // an empty value inside a row is still an error
     write_file(dir / "f.csv", "1,2,3\n4,,6\n");
     CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "f.csv"); }) ==
           "ndshard: cannot parse " + q(dir / "f.csv") +
-              " line 2, column 3: expected a number, found ''");
+              " line 2, field 2 (byte 3): expected a number, found ''");
 }

@@ -19,18 +19,23 @@ class error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// A failure while parsing text: the message has the file, the 1-based line and column, what was
-/// expected and what was found. `line()` and `column()` give the position to programs.
+/// A failure while parsing text: the message has the file, the 1-based line, field and byte
+/// column, what was expected and what was found. `line()`, `field()` and `column()` give the
+/// position to programs (`column()` counts bytes from the start of the line; `field()` counts
+/// the line's fields, an embedding's word included, as its delimiters separate them).
 class parse_error : public error {
   public:
-    parse_error(const std::string& message, std::size_t line, std::size_t column)
-        : error(message), line_(line), column_(column) {}
+    parse_error(const std::string& message, std::size_t line, std::size_t column,
+                std::size_t field = 0)
+        : error(message), line_(line), column_(column), field_(field) {}
     [[nodiscard]] std::size_t line() const noexcept { return line_; }
     [[nodiscard]] std::size_t column() const noexcept { return column_; }
+    [[nodiscard]] std::size_t field() const noexcept { return field_; }
 
   private:
     std::size_t line_;
     std::size_t column_;
+    std::size_t field_;
 };
 
 namespace detail {

@@ -161,7 +161,14 @@ template <class T>
 mapped_npy<T>::mapped_npy(const std::filesystem::path& path) : path_(path) {
     constexpr dtype want = dtype_of<T>();
     const file f = file::open_read(path);
-    const npy_header h = read_npy_header(f);  // also checks the file size against the shape
+    const npy_header h = [&] {
+        try {
+            return read_npy_header(f);  // also checks the file size against the shape
+        } catch (const error&) {
+            detail::explain_not_npy(path, "cannot map");  // a dataset or zarr store: what reads it
+            throw;
+        }
+    }();
     const std::string found = detail::shorten(h.descr);
     if (h.type.type != want)
         detail::fail("cannot map", path,

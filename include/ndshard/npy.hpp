@@ -13,6 +13,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "ndshard/dtype.hpp"
@@ -222,6 +223,25 @@ class npy_dict_parser {
     const std::filesystem::path& file_;
     std::size_t i_ = 0;
 };
+
+/// Called when `path`, given as a .npy file, could not be read as one: a dataset directory (one
+/// holding manifest.json) or a zarr store given in its place is an error that names the function
+/// that reads it, "ndshard: <what> 'p': expected a .npy file, found a dataset directory (read it
+/// with ndshard::load)". Anything else returns, and the caller's own error stands.
+inline void explain_not_npy(const std::filesystem::path& path, std::string_view what) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) return;
+    const auto has = [&](const char* name) {
+        std::error_code e;
+        return std::filesystem::exists(std::filesystem::symlink_status(path / name, e));
+    };
+    if (has("manifest.json"))
+        fail(what, path,
+             "expected a .npy file, found a dataset directory (read it with ndshard::load)");
+    if (has(".zarray") || has(".zgroup"))
+        fail(what, path,
+             "expected a .npy file, found a zarr store (read it with ndshard::zarr::load)");
+}
 
 }  // namespace detail
 

@@ -121,7 +121,13 @@ namespace detail {
 /// Opens a .npy file and reads its header, checking that it holds T elements.
 template <class T>
 npy_header open_npy_of(const file& f) {
-    npy_header h = read_npy_header(f);  // also checks the file size against the shape
+    npy_header h;
+    try {
+        h = read_npy_header(f);  // also checks the file size against the shape
+    } catch (const error&) {
+        explain_not_npy(f.path(), "cannot read");  // a dataset or zarr store: what reads it
+        throw;
+    }
     if (h.type.type != dtype_of<T>())
         fail("cannot read", f.path(),
              "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) + "), found " +

@@ -317,7 +317,8 @@ class text_file_stream : public block_reader<T>::source {
                                                      1, size / tuning.range_bytes))),
                            false);
         shape = {count_text(layout, ranges, start.line, pool).rows(), columns_};
-        stream_.emplace(src_, start, std::move(layout), columns_, pool);
+        stream_.emplace(src_, start, std::move(layout), columns_, pool, text_window_bytes,
+                        overflow_rule(options.overflow_to_infinity));
     }
 
     void read(std::size_t first, std::size_t n, T* dest) override {
@@ -372,7 +373,7 @@ block_reader<T>::block_reader(const std::filesystem::path& path, const stream_op
         source_ = std::make_unique<detail::zarr_stream<T>>(std::move(r), pool_.get());
     } else if (std::filesystem::is_directory(path, ec)) {
         reading_.emplace(path, directory_lock::kind::shared);
-        dataset_info info = detail::manifest_for<T>(path, false);
+        dataset_info info = detail::manifest_for<T>(path, false, false);  // no convert here
         shape_ = info.shape;
         if (!shape_.empty())
             source_ = std::make_unique<detail::dataset_stream<T>>(path, std::move(info),

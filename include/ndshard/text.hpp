@@ -15,13 +15,16 @@
 // lines ended by a lone CR (old spreadsheets: detected from the first line end), a delimiter at
 // the end of a line (it starts no column), a missing final newline, blank lines, comment lines
 // and comments after the values are accepted. Every problem is an ndshard::parse_error with the
-// file, 1-based line and column, what was expected and what was found:
+// file, 1-based line, field and byte column, what was expected and what was found:
 //
-//   ndshard: cannot parse 'data.tsv' line 3, column 7: expected a number, found 'abc'
-//   ndshard: ragged row in 'data.tsv' line 4, column 52: expected 10 values, found 9
+//   ndshard: cannot parse 'data.tsv' line 3, field 2 (byte 7): expected a number, found 'abc'
+//   ndshard: ragged row in 'data.tsv' line 4, field 10 (byte 52): expected 10 values, found 9
 //
-// (a column counts bytes from the start of its line; integers say "expected an integer from
-// -128 to 127", bools "expected 0, 1, true or false"; found tokens are cut to 32 bytes).
+// (a field counts the values of its line as its delimiters, or runs of spaces, separate them,
+// an embedding's word being field 1; a byte column counts bytes from the start of its line;
+// integers say "expected an integer from -128 to 127", bools "expected 0, 1, true or false",
+// floats beyond their type's range "expected a number float32 can hold"; found tokens are cut to
+// 32 bytes).
 #pragma once
 
 #include <cstddef>
@@ -49,6 +52,11 @@ struct text_read_options {
     /// call, which throws ndshard::cancelled and leaves its target as it was
     /// (ndshard/progress.hpp).
     progress_fn progress{};
+    /// A finite value beyond the range of the float type read ("1e300" or "-3.5e38" as float,
+    /// "1e400" as double) is a parse_error naming its line and field; true reads it as inf or
+    /// -inf, as IEEE-754 rounding gives. A value that rounds to the largest float
+    /// ("3.4028235e38") is never an error, nor are inf and nan spelled out.
+    bool overflow_to_infinity = false;
 };
 
 struct text_write_options {
@@ -109,7 +117,9 @@ struct embeddings {
 ///
 /// The delimiter is detected as a tab when the first data line has one, else runs of spaces and
 /// tabs (never a comma: "," is a word in most vocabularies). `comment` is ignored: "#" and words
-/// starting with it are vocabulary, so no line is a comment. Blank lines are skipped.
+/// starting with it are vocabulary, so no line is a comment. Blank lines are skipped. Without a
+/// header, a first line that holds a word and no vector (a CSV file, a word list) is a
+/// parse_error at that line, not words of 0 dimensions.
 template <class T>
 [[nodiscard]] embeddings<T> read_embeddings(const std::filesystem::path& file,
                                             const text_read_options& options = {});

@@ -485,15 +485,15 @@ void case_bad_input() {
     const fs::path missing = base / "no-such-dataset";
     check_error(
         __LINE__, [&] { (void)ndshard::mpi::load<double>(world, missing); },
-        rank_failed(0, "cannot open for reading '" + (missing / "manifest.json").string() +
-                           "': No such file or directory"));
+        rank_failed(0, "cannot read '" + missing.string() + "': no such directory"));
     // the wrong element type: every rank says so, and rank 0 is the first
     const fs::path dir = fresh("bad-input");
     save_old(dir);
     check_error(
         __LINE__, [&] { (void)ndshard::mpi::load<float>(world, dir); },
         all_failed("cannot load '" + (dir / "manifest.json").string() +
-                   "': expected dtype <f4 (float32), found <f8 (float64)"));
+                   "': expected dtype <f4 (float32), found <f8 (float64): set "
+                   "load_options::convert to convert while reading"));
     check_error(
         __LINE__, [&] { (void)ndshard::mpi::load_rows<double>(world, dir, 2, 9); },
         all_failed("cannot load rows of '" + dir.string() +

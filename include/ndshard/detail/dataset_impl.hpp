@@ -2,8 +2,11 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <limits>
@@ -432,9 +435,63 @@ inline dataset_info parse_manifest_memo(std::string text, const std::filesystem:
     return info;
 }
 
+/// Called when `dir`'s manifest could not be opened: when `dir` has no manifest.json at all,
+/// an error that says what `dir` is instead, and which function reads it ("ndshard: cannot read
+/// 'd': expected a dataset (a directory holding manifest.json), found a .npy file (read it with
+/// ndshard::read_npy)"; "no such directory"; "an empty directory"; ...). Otherwise returns, and
+/// the caller's error (a link, a FIFO, permissions) stands.
+inline void explain_not_dataset(const std::filesystem::path& dir) {
+    struct stat st {};
+    if (::lstat((dir / manifest_name).c_str(), &st) == 0) return;  // there is one: its own error
+    if (::stat(dir.c_str(), &st) != 0) {
+        if (errno == ENOENT) fail("cannot read", dir, "no such directory");
+        return;
+    }
+    const std::string expected = "expected a dataset (a directory holding manifest.json), found ";
+    if (S_ISREG(st.st_mode)) {
+        char magic[6] = {};
+        bool npy = false;
+        try {
+            const file f = file::open_read(dir);
+            npy = f.pread_some(magic, sizeof magic, 0) == sizeof magic &&
+                  std::memcmp(magic, "\x93NUMPY", sizeof magic) == 0;
+        } catch (const error&) {
+            // unreadable: said as a file below
+        }
+        if (npy || dir.extension() == ".npy")
+            fail("cannot read", dir, expected + "a .npy file (read it with ndshard::read_npy)");
+        if (dir.filename() == manifest_name)
+            fail("cannot read", dir, expected + "a manifest (give its directory, the dataset)");
+        const std::string ext = dir.extension().string();
+        if (ext == ".csv" || ext == ".tsv" || ext == ".txt")
+            fail("cannot read", dir, expected + "a text file (read it with ndshard::read_text)");
+        fail("cannot read", dir, expected + "a file");
+    }
+    if (!S_ISDIR(st.st_mode)) return;
+    struct stat z {};
+    if (::lstat((dir / ".zarray").c_str(), &z) == 0 || ::lstat((dir / ".zgroup").c_str(), &z) == 0)
+        fail("cannot read", dir, expected + "a zarr store (read it with ndshard::zarr::load)");
+    std::error_code ec;
+    const std::filesystem::directory_iterator it(dir, ec);
+    if (ec) return;
+    fail("cannot read", dir,
+         expected + (it == std::filesystem::directory_iterator()
+                         ? "an empty directory"
+                         : "a directory without " + std::string(manifest_name)));
+}
+
+/// The text of `dir`'s manifest; when there is none, an error that says what `dir` is instead.
+inline std::string read_manifest_text(const std::filesystem::path& dir) {
+    try {
+        return read_small_file(dir / manifest_name, manifest_max_bytes);
+    } catch (const error&) {
+        explain_not_dataset(dir);
+        throw;
+    }
+}
+
 inline dataset_info read_manifest(const std::filesystem::path& dir) {
-    const auto path = dir / manifest_name;
-    return parse_manifest_memo(read_small_file(path, manifest_max_bytes), path);
+    return parse_manifest_memo(read_manifest_text(dir), dir / manifest_name);
 }
 
 /// Whether the text of a manifest that does not parse is still ndshard's (damaged): it holds
@@ -1104,24 +1161,28 @@ inline void check_row_range(std::string_view what, const std::filesystem::path& 
 }
 
 /// Fails unless the dataset `info` (in `dir`) holds elements of type T, or `convert` is set.
+/// With `can_convert` (the caller takes load_options), the message says how to convert.
 template <class T>
-void check_dtype_for(const std::filesystem::path& dir, const dataset_info& info, bool convert) {
+void check_dtype_for(const std::filesystem::path& dir, const dataset_info& info, bool convert,
+                     bool can_convert = true) {
     if (info.dtype != descr_of<T>() && !convert) {
         parsed_descr pd;
         (void)parse_descr(info.dtype, pd);
         fail("cannot load", dir / manifest_name,
              "expected dtype " + descr_of<T>() + " (" + dtype_name(dtype_of<T>()) + "), found " +
-                 info.dtype + " (" + dtype_name(pd.type) + ")");
+                 info.dtype + " (" + dtype_name(pd.type) + ")" +
+                 (can_convert ? ": set load_options::convert to convert while reading" : ""));
     }
 }
 
 /// The manifest of `dir`, checked to hold elements of type T (unless `convert`) and to have
 /// shard files that can hold what it claims: a manifest or a shard header that lies about its
-/// shape cannot make ndshard allocate more than the shard files hold.
+/// shape cannot make ndshard allocate more than the shard files hold. `can_convert`: as
+/// check_dtype_for.
 template <class T>
-dataset_info manifest_for(const std::filesystem::path& dir, bool convert) {
+dataset_info manifest_for(const std::filesystem::path& dir, bool convert, bool can_convert = true) {
     dataset_info info = read_manifest(dir);
-    check_dtype_for<T>(dir, info, convert);
+    check_dtype_for<T>(dir, info, convert, can_convert);
     return info;
 }
 

@@ -371,8 +371,7 @@ xt::xarray<T> load_rows(MPI_Comm comm, const std::filesystem::path& dir, bool by
     // removes the shards of the generation it lists while any rank reads them
     std::optional<directory_lock> reading;
     agree(comm, attempt([&] { reading.emplace(dir, directory_lock::kind::shared); }));
-    const std::string text = from_rank0(
-        comm, [&] { return nd::read_small_file(dir / nd::manifest_name, nd::manifest_max_bytes); });
+    const std::string text = from_rank0(comm, [&] { return nd::read_manifest_text(dir); });
     xt::xarray<T> out;
     agree(comm, attempt([&] {
               const dataset_info info = nd::parse_manifest_memo(text, dir / nd::manifest_name);

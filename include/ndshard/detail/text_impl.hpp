@@ -169,11 +169,12 @@ void parse_counted(const row_parser<T>& parser, text_ranges& ranges, const count
 /// to hold them. Called, before anything is allocated, when the text cannot hold all its rows.
 template <class T>
 [[noreturn]] void fail_first_short_row(const text_layout& layout, std::size_t columns, bool words,
-                                       const text_source& src, text_start start) {
+                                       const text_source& src, text_start start,
+                                       float_overflow overflow = float_overflow::fail) {
     const std::size_t fields = columns + (words ? 1 : 0);
     line_reader lines(src, start.offset);
     std::size_t line = start.line;
-    const row_parser<T> parser(layout, columns, words);
+    const row_parser<T> parser(layout, columns, words, overflow);
     for (std::string_view s; !(s = next_data_line(layout, lines, line)).empty(); ++line) {
         // a row of c values takes at least 2c - 1 bytes and its '\n'
         const std::size_t least = columns == 0 ? 0 : 2 * columns - (s.back() == '\n' ? 0 : 1);
@@ -200,7 +201,7 @@ struct parsed_text {
 template <class T>
 parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool words,
                           const text_source& src, text_start start, std::size_t threads,
-                          thread_pool* given, const text_tuning& tuning) {
+                          thread_pool* given, const text_tuning& tuning, float_overflow overflow) {
     const std::size_t nthreads = threads_for(threads, given);
     const std::uint64_t size = src.size() - start.offset;
     const auto pieces = static_cast<std::size_t>(
@@ -211,7 +212,7 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     const counted_text counted = count_text(layout, ranges, start.line, pool.get());
     const std::size_t rows = counted.rows();
     if (!text_can_hold(size, rows, columns))
-        fail_first_short_row<T>(layout, columns, words, src, start);
+        fail_first_short_row<T>(layout, columns, words, src, start, overflow);
 
     parsed_text<T> out;
     out.values = xt::xtensor<T, 2>::from_shape({rows, rows == 0 ? 0 : columns});
@@ -219,7 +220,7 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     if (rows == 0) return out;
     T* dest = out.values.data();
     advise_huge_pages(dest, rows * columns * sizeof(T));  // first touch: one fault per 2 MiB
-    parse_counted(row_parser<T>(layout, columns, words), ranges, counted, columns, dest,
+    parse_counted(row_parser<T>(layout, columns, words, overflow), ranges, counted, columns, dest,
                   words ? out.words.data() : nullptr, pool.get());
     return out;
 }
@@ -244,9 +245,9 @@ xt::xtensor<T, 2> read_text_file(const std::filesystem::path& file,
                                : detect_delimiter(first.data(), end, options.comment, true);
     const text_layout layout(file, delimiter, options.comment);
     const std::size_t columns = layout.count_fields(first.data(), end);
-    auto values =
-        parse_text<T>(layout, columns, false, src, start, options.threads, options.pool, tuning)
-            .values;
+    auto values = parse_text<T>(layout, columns, false, src, start, options.threads, options.pool,
+                                tuning, overflow_rule(options.overflow_to_infinity))
+                      .values;
     meter.check();
     meter.finish();
     return values;
@@ -277,6 +278,25 @@ inline bool parse_count_line(const char* p, const char* end, std::size_t& n, std
     return p == end || *p == '\n';
 }
 
+/// An embedding file whose first line holds a word alone (a CSV file, a word list): without a
+/// header that says D is 0, a line without a vector is an error, not a word of 0 dimensions.
+[[noreturn]] inline void fail_no_vector(const text_layout& layout, std::string_view s,
+                                        std::size_t line) {
+    std::size_t end = 0;  // the end of the line's data: its word, without spaces or line end
+    while (end < s.size() && !layout.is(s[end], text_layout::c_end))
+        ++end;
+    while (end > 0 && layout.is(s[end - 1], text_layout::c_space | text_layout::c_delim))
+        --end;
+    std::size_t begin = 0;
+    while (begin < end && layout.is(s[begin], text_layout::c_space))
+        ++begin;
+    throw parse_error("ndshard: cannot parse " + text_position(layout.file(), line, 2, end + 1) +
+                          ": expected a vector after the word '" +
+                          shorten(s.substr(begin, end - begin)) +
+                          "' (values separated by spaces or tabs), found the end of the line",
+                      line, end + 1, 2);
+}
+
 template <class T>
 embeddings<T> read_embeddings_file(const std::filesystem::path& file,
                                    const text_read_options& options,
@@ -294,6 +314,7 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
     const char* d_at = nullptr;
     bool header = false;
     const std::size_t header_line = line;
+    std::size_t first_line = line;  // the line of `first`
     if (options.skip_rows == 0 && !first.empty() &&
         parse_count_line(first.data(), first.data() + first.size(), n, d, &d_at)) {
         const std::uint64_t after = lines.offset();
@@ -307,13 +328,14 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
             // follows the header
             const std::uint64_t rest = src.size() - after;
             if (!second.empty() && d > rest / 2)
-                fail_parse(file, header_line, static_cast<std::size_t>(d_at - first.data()) + 1,
+                fail_parse(file, header_line, 2, static_cast<std::size_t>(d_at - first.data()) + 1,
                            "at most " + count_of_values(static_cast<std::size_t>(rest / 2)) +
                                " per row (what the " + std::to_string(rest) +
                                " bytes after the header line can hold)",
                            std::string_view(d_at, std::strcspn(d_at, " \t\r\n")));
             start = {after, line};
             first = std::string(second);
+            first_line = next_line;
         }
     }
     embeddings<T> out;
@@ -330,8 +352,9 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
     const text_layout layout(file, delimiter, 0);
     const std::size_t fields = layout.count_fields(first.data(), end);
     const std::size_t columns = header ? d : fields - 1;
-    auto parsed =
-        parse_text<T>(layout, columns, true, src, start, options.threads, options.pool, tuning);
+    if (!header && columns == 0) fail_no_vector(layout, first, first_line);
+    auto parsed = parse_text<T>(layout, columns, true, src, start, options.threads, options.pool,
+                                tuning, overflow_rule(options.overflow_to_infinity));
     if (header && parsed.words.size() != n)
         fail("cannot read", file,
              "expected " + std::to_string(n) + " words (from the header line), found " +

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 #include "ndshard/detail/text_error.hpp"
 #include "ndshard/detail/text_lines.hpp"
+#include "ndshard/dtype.hpp"
 #include "ndshard/error.hpp"
 
 namespace ndshard::detail {
@@ -157,6 +159,16 @@ template <class T>
     }
 }
 
+/// What a float parse does with a finite value beyond the type's range ("1e300" as float32),
+/// which IEEE-754 rounding makes infinite: an error (the default), the same error with a hint at
+/// text_read_options::overflow_to_infinity (where the caller can set it), or the infinity.
+enum class float_overflow { fail, fail_with_hint, to_infinity };
+
+/// The float_overflow of a read with text_read_options::overflow_to_infinity = `to_infinity`.
+[[nodiscard]] inline float_overflow overflow_rule(bool to_infinity) noexcept {
+    return to_infinity ? float_overflow::to_infinity : float_overflow::fail_with_hint;
+}
+
 /// Parses the data lines of byte ranges of one file straight into their rows.
 ///
 /// Within a range every line but the file's last ends with '\n', so the scanning loops need no
@@ -165,8 +177,9 @@ template <class T>
 class row_parser {
   public:
     /// `columns` values per row; with `words`, a word (any bytes but separators) precedes them.
-    row_parser(const text_layout& layout, std::size_t columns, bool words)
-        : l_(layout), columns_(columns), words_(words) {}
+    row_parser(const text_layout& layout, std::size_t columns, bool words,
+               float_overflow overflow = float_overflow::fail)
+        : l_(layout), columns_(columns), words_(words), overflow_(overflow) {}
 
     /// Parses the `rows` data lines of [begin, end) (a range that starts at a line start and ends
     /// at a line end or at the end of the file) into out[0, rows * columns), and the words into
@@ -237,7 +250,8 @@ class row_parser {
                 if (l_.is(*q, L::c_end)) ragged(ls, q, line, c);
                 const char* tok = q;
                 q = parse_value(q, end, out[c]);
-                if (!q || !l_.is(*q, L::c_space | L::c_end)) bad_token(ls, tok, line);
+                if (!q || !l_.is(*q, L::c_space | L::c_end)) bad_token(ls, tok, line, c);
+                check_finite(out[c], ls, tok, line, c);
             }
         } else {
             for (std::size_t c = 0; c < columns_;) {
@@ -248,18 +262,20 @@ class row_parser {
                 if (!q) {
                     // "1,2," of three columns: the line ended after a delimiter, a value short
                     if (c > 0 && l_.is(*tok, L::c_end)) ragged(ls, tok, line, c);
-                    bad_token(ls, tok, line);
+                    bad_token(ls, tok, line, c);
                 }
                 while (l_.is(*q, L::c_space))
                     ++q;
                 if (++c == columns_) {
-                    if (!l_.is(*q, L::c_end | L::c_delim)) bad_token(ls, tok, line);
+                    if (!l_.is(*q, L::c_end | L::c_delim)) bad_token(ls, tok, line, c - 1);
+                    check_finite(out[c - 1], ls, tok, line, c - 1);
                     break;
                 }
                 if (!l_.is(*q, L::c_delim)) {
                     if (l_.is(*q, L::c_end)) ragged(ls, q, line, c);
-                    bad_token(ls, tok, line);
+                    bad_token(ls, tok, line, c - 1);
                 }
+                check_finite(out[c - 1], ls, tok, line, c - 1);
                 ++q;
             }
         }
@@ -298,9 +314,38 @@ class row_parser {
         return {tok, static_cast<std::size_t>(e - tok)};
     }
 
-    [[noreturn]] void bad_token(const char* ls, const char* tok, std::size_t line) const {
-        fail_parse(l_.file(), line, static_cast<std::size_t>(tok - ls) + 1, expected_value<T>(),
-                   token_at(tok));
+    /// The 1-based field of value `c` of a row: the field count of everything before it (the
+    /// word, then `c` values), as the delimiters (or runs of spaces) of its line separate them.
+    [[nodiscard]] std::size_t field_of(std::size_t c) const noexcept {
+        return c + 1 + (words_ ? 1 : 0);
+    }
+
+    [[noreturn]] void bad_token(const char* ls, const char* tok, std::size_t line,
+                                std::size_t c) const {
+        fail_parse(l_.file(), line, field_of(c), static_cast<std::size_t>(tok - ls) + 1,
+                   expected_value<T>(), token_at(tok));
+    }
+
+    /// A float parsed from a finite spelling that came out infinite lies beyond T's range: an
+    /// error unless overflow_ says otherwise. One predictable branch per value; the rest runs
+    /// only for infinities.
+    void check_finite(T v, const char* ls, const char* tok, std::size_t line, std::size_t c) const {
+        if constexpr (std::is_floating_point_v<T>) {
+            if (__builtin_expect(std::isinf(v), 0)) overflowed(ls, tok, line, c);
+        } else {
+            (void)v, (void)ls, (void)tok, (void)line, (void)c;
+        }
+    }
+
+    [[gnu::noinline]] void overflowed(const char* ls, const char* tok, std::size_t line,
+                                      std::size_t c) const {
+        const char* p = tok + ((*tok == '+' || *tok == '-') ? 1 : 0);
+        if ((*p | 0x20) == 'i' || overflow_ == float_overflow::to_infinity) return;  // "inf"
+        fail_parse(l_.file(), line, field_of(c), static_cast<std::size_t>(tok - ls) + 1,
+                   "a number " + dtype_name(dtype_of<T>()) + " can hold", token_at(tok),
+                   overflow_ == float_overflow::fail_with_hint
+                       ? "set text_read_options::overflow_to_infinity to read it as inf"
+                       : "");
     }
 
     /// A row that ends after `found_before` values (at `q`), or that has values past the last
@@ -316,13 +361,14 @@ class row_parser {
             while (l_.is(*q, text_layout::c_space | text_layout::c_delim))
                 ++q;
         }
-        fail_ragged(l_.file(), line, static_cast<std::size_t>(q - ls) + 1, columns_,
-                    found_before == columns_ ? fields : found_before);
+        fail_ragged(l_.file(), line, field_of(found_before), static_cast<std::size_t>(q - ls) + 1,
+                    columns_, found_before == columns_ ? fields : found_before);
     }
 
     const text_layout& l_;
     std::size_t columns_;
     bool words_;
+    float_overflow overflow_;
 };
 
 }  // namespace ndshard::detail

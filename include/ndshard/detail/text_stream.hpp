@@ -29,14 +29,16 @@ template <class T>
 class text_stream {
   public:
     text_stream(const text_source& src, text_start start, text_layout layout, std::size_t columns,
-                thread_pool* pool, std::size_t window = text_window_bytes)
+                thread_pool* pool, std::size_t window = text_window_bytes,
+                float_overflow overflow = float_overflow::fail)
         : src_(src),
           at_(start.offset),
           line_(start.line),
           layout_(std::move(layout)),
           columns_(columns),
           pool_(pool),
-          window_(std::max<std::size_t>(window, 1)) {}
+          window_(std::max<std::size_t>(window, 1)),
+          overflow_(overflow) {}
 
     /// Parses the next window's rows into `out` (resized to hold them); 0 at the end of the
     /// text. When `skip` is at least the window's row count, the rows are only counted, not
@@ -79,9 +81,9 @@ class text_stream {
             parsed = false;
         } else {
             if (!text_can_hold(cut, rows, columns_))
-                fail_first_short_row<T>(layout_, columns_, false, src_, {at_, line_});
+                fail_first_short_row<T>(layout_, columns_, false, src_, {at_, line_}, overflow_);
             T* dest = out.get(rows * columns_);
-            const row_parser<T> parser(layout_, columns_, false);
+            const row_parser<T> parser(layout_, columns_, false, overflow_);
             try {
                 run_tasks(pool_, pieces, [&](std::size_t i) {
                     parser.parse_range(cuts[i], cuts[i + 1], line[i],
@@ -107,6 +109,7 @@ class text_stream {
     std::size_t columns_;
     thread_pool* pool_;
     std::size_t window_;
+    float_overflow overflow_;
     std::string buf_;
 };
 
