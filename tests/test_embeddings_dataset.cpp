@@ -56,7 +56,7 @@ TEST_CASE("embeddings dataset: words with spaces, '#', tabs and unicode round tr
     const auto dir = tmp / "emb.nds";
     const std::vector<std::string> words = {
         "the",       "New York", "#hashtag", "caf\u00e9", "\xe6\x97\xa5\xe6\x9c\xac",
-        "tab\there", "",         "-0.5",     "a\rb"};
+        "tab\there", "",         "-0.5",     "x\\y"};
     for (const auto format : {ndshard::shard_format::npy, ndshard::shard_format::tsv}) {
         auto e = table(words, 3, -1.0f);
         e.vectors(2, 1) = -0.0f;
@@ -79,7 +79,7 @@ TEST_CASE("embeddings dataset: words with spaces, '#', tabs and unicode round tr
     const auto info = ndshard::inspect(dir);
     CHECK(
         slurp(dir / info.words.path) ==
-        "the\nNew York\n#hashtag\ncaf\u00e9\n\xe6\x97\xa5\xe6\x9c\xac\ntab\there\n\n-0.5\na\rb\n");
+        "the\nNew York\n#hashtag\ncaf\u00e9\n\xe6\x97\xa5\xe6\x9c\xac\ntab\there\n\n-0.5\nx\\y\n");
     CHECK(slurp(dir / "manifest.json")
               .find("\n \"words\": {\"path\": \"" + info.words.path +
                     "\", \"rows\": [0, 9], \"bytes\": ") != std::string::npos);
@@ -107,6 +107,11 @@ TEST_CASE("embeddings dataset: a plain save replaces the words; errors name what
           }) == "ndshard: cannot save " + d +
                     ": expected words without line ends (they are stored one per line), found "
                     "word 1 'b?c'");
+    CHECK(error_of([&] {
+              (void)ndshard::save_embeddings(dir, table({"a\rb", "c"}, 2, 0.0f), quick());
+          }) == "ndshard: cannot save " + d +
+                    ": expected words without line ends (they are stored one per line), found "
+                    "word 0 'a?b'");
     auto wrong = table({"a", "b"}, 2, 0.0f);
     wrong.words.pop_back();
     CHECK(error_of([&] { (void)ndshard::save_embeddings(dir, wrong, quick()); }) ==

@@ -145,6 +145,32 @@ TEST_CASE("progress: a cancelled save throws ndshard::cancelled and leaves the d
     CHECK(same_bits(ndshard::load<double>(tmp / "d"), old));
 }
 
+TEST_CASE("progress: verify reports the bytes it hashes; cancelled, it throws", "[progress]") {
+    const every_chance often;
+    temp_dir tmp;
+    ndshard::save_options plain;
+    plain.sync = false;
+    plain.shards = 3;
+    (void)ndshard::save(tmp / "d", numbers(3000, 5, 0.5), plain);
+    std::uint64_t bytes = 0;
+    for (const auto& s : ndshard::inspect(tmp / "d").shards)
+        bytes += s.bytes;
+    for (const std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+        recorder r;
+        ndshard::verify_options vo;
+        vo.threads = threads;
+        vo.progress = r.fn();
+        CHECK(ndshard::verify(tmp / "d", vo).ok());
+        r.check_complete(bytes);
+        recorder c;
+        c.stop_at = 1;
+        vo.progress = c.fn();
+        CHECK_THROWS_MATCHES(
+            ndshard::verify(tmp / "d", vo), ndshard::cancelled,
+            Catch::Message(cancelled_text("verify of " + ndshard::detail::quoted(tmp / "d"))));
+    }
+}
+
 TEST_CASE("progress: a cancelled load throws; a callback that throws cancels, saying so",
           "[progress]") {
     const every_chance often;
@@ -344,4 +370,45 @@ TEST_CASE("progress: with the default interval, a quick call is called back at i
     (void)ndshard::save(tmp / "d", a, so);
     REQUIRE(!r.calls.empty());  // (more than one only on a machine slower than 200 ms here)
     CHECK(r.calls.back() == std::make_pair(std::uint64_t{160}, std::uint64_t{160}));
+}
+
+TEST_CASE("progress: a cancelled save into a new directory leaves no directory", "[progress]") {
+    const every_chance often;
+    temp_dir tmp;
+    for (const std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+        recorder r;
+        r.stop_at = 1;
+        ndshard::save_options so;
+        so.sync = false;
+        so.threads = threads;
+        so.progress = r.fn();
+        CHECK_THROWS_AS(ndshard::save(tmp / "new.nds", numbers(1000, 3, 0.0), so),
+                        ndshard::cancelled);
+        CHECK(!std::filesystem::exists(tmp / "new.nds"));
+    }
+}
+
+TEST_CASE("progress: ndshard calls inside a callback count into no meter, nor call it back",
+          "[progress]") {
+    const every_chance often;
+    temp_dir tmp;
+    ndshard::save_options plain;
+    plain.sync = false;
+    const auto a = numbers(2000, 4, 1.0);
+    (void)ndshard::save(tmp / "d", a, plain);
+    int depth = 0, deepest = 0, calls = 0;
+    ndshard::load_options lo;
+    lo.threads = 2;
+    lo.progress = [&](std::uint64_t, std::uint64_t) {
+        ++calls;
+        deepest = std::max(deepest, ++depth);
+        ndshard::load_options inner;  // no callback, its own pool
+        inner.threads = 2;
+        const bool same = same_bits(ndshard::load<double>(tmp / "d", inner), a);
+        --depth;
+        return same;
+    };
+    CHECK(same_bits(ndshard::load<double>(tmp / "d", lo), a));
+    CHECK(calls >= 1);
+    CHECK(deepest == 1);
 }

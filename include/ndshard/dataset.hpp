@@ -120,11 +120,14 @@ void load_rows_into(const std::filesystem::path& dir, std::size_t first, std::si
 struct verify_options {
     std::size_t threads = 0;  ///< 0: all cores
     thread_pool* pool = nullptr;
+    /// Called with the bytes hashed and the bytes of every file listed, as save_options::progress
+    /// (false: verify throws ndshard::cancelled).
+    progress_fn progress{};
 };
 
 /// One bad shard found by `verify`.
 struct shard_problem {
-    std::size_t shard = 0;  ///< index in the manifest's list
+    std::size_t shard = 0;  ///< index in the manifest's list; shards.size() for the words file
     std::string path;       ///< the shard's file name inside the dataset
     std::string message;    ///< the ndshard::error text load would throw for it
 };

@@ -41,6 +41,11 @@ inline std::vector<std::string> read_words(const std::filesystem::path& dir,
                                            const dataset_info& info, bool verify) {
     const shard_info& s = info.words;
     const file f = open_shard(dir, s);
+    // every word takes at least its '\n': a manifest cannot make this allocate beyond the file
+    if (s.bytes < s.last_row)
+        fail("words file disagrees with the manifest:", f.path(),
+             "expected " + std::to_string(s.last_row) + " words, found " + std::to_string(s.bytes) +
+                 " bytes, which cannot hold them");
     std::string bytes(static_cast<std::size_t>(s.bytes), '\0');
     f.pread_full(bytes.data(), bytes.size(), 0);
     if (verify && !s.checksum.empty()) {
@@ -49,7 +54,7 @@ inline std::vector<std::string> read_words(const std::filesystem::path& dir,
         if (hash.text() != s.checksum) checksum_fail(f.path(), s, hash.text());
     }
     std::vector<std::string> words;
-    words.reserve(s.last_row);
+    words.reserve(s.last_row);  // at most the file's bytes (checked above)
     for (std::size_t at = 0; at < bytes.size();) {
         const std::size_t end = bytes.find('\n', at);
         if (end == std::string::npos)

@@ -56,8 +56,10 @@ inline progress_meter*& current_meter() noexcept {
 class progress_meter {
   public:
     /// `what`: the call and its target, for the message ("save to 'dir'"). `install`: the meter
-    /// of this thread's call (and of the pool tasks it runs) for its lifetime; otherwise (a
-    /// block_reader's, a dataset_writer's) only add() counts, and every add() may call back.
+    /// of this thread's call (and of the pool tasks it runs) for its lifetime, also when there is
+    /// no callback (a call without one, made inside another's callback, must not count into the
+    /// outer meter); otherwise (a block_reader's, a dataset_writer's) only add() counts, and
+    /// every add() may call back.
     progress_meter(const progress_fn& fn, std::uint64_t total, std::string what,
                    bool install = true)
         : fn_(fn ? &fn : nullptr),
@@ -65,10 +67,10 @@ class progress_meter {
           what_(std::move(what)),
           owner_(std::this_thread::get_id()),
           last_(std::chrono::steady_clock::now()),
-          installed_(install && fn_ != nullptr) {
+          installed_(install) {
         if (installed_) {
             previous_ = current_meter();
-            current_meter() = this;
+            current_meter() = fn_ ? this : nullptr;
         }
     }
     progress_meter(const progress_meter&) = delete;
@@ -115,6 +117,10 @@ class progress_meter {
         const std::uint64_t done =
             std::min(done_.load(std::memory_order_relaxed), total_ == 0 ? UINT64_MAX : total_);
         bool go = true;
+        // ndshard calls the callback makes are calls of their own: they count into no meter
+        // (and cannot call this callback from inside itself)
+        progress_meter* const outer = current_meter();
+        current_meter() = nullptr;
         try {
             go = (*fn_)(done, total_);
         } catch (const std::exception& e) {
@@ -124,6 +130,7 @@ class progress_meter {
             go = false;
             why_ = " (it threw)";
         }
+        current_meter() = outer;
         if (!go && !last) stop_.store(true, std::memory_order_release);  // why_ before it
     }
 
@@ -148,8 +155,11 @@ inline void progress_check() {
 /// Bytes `total` split evenly over `parts`: the share of part `i` (the shares add up to total).
 [[nodiscard]] inline std::uint64_t share_of(std::uint64_t total, std::size_t parts,
                                             std::size_t i) noexcept {
+    // total * k / parts without overflow: q * k + r * k / parts, r < parts (and k <= parts,
+    // a count of blocks or chunks, far below 2^32)
     const auto at = [&](std::size_t k) {
-        return static_cast<std::uint64_t>(static_cast<unsigned __int128>(total) * k / parts);
+        const std::uint64_t q = total / parts, r = total % parts;
+        return q * k + r * k / parts;
     };
     return parts == 0 ? 0 : at(i + 1) - at(i);
 }

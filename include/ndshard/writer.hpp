@@ -98,6 +98,15 @@ class dataset_writer {
         std::size_t rows;
     };
 
+    /// The options, once their attributes are known to be safe to copy (a value nested a
+    /// million levels deep would overflow the stack in the copy: it is an error instead).
+    static const writer_options& checked(const std::filesystem::path& dir,
+                                         const writer_options& o) {
+        if (!o.attributes.is_null())
+            detail::check_attributes(dir, o.attributes,
+                                     o.append ? "cannot append to" : "cannot write to");
+        return o;
+    }
     [[noreturn]] void fail_write(const std::string& what) const {
         detail::fail("cannot write to", dir_, what);
     }
@@ -157,7 +166,7 @@ dataset_writer<T>::dataset_writer(const std::filesystem::path& dir,
       row_shape_(std::move(row_shape)),
       row_size_(std::accumulate(row_shape_.begin(), row_shape_.end(), std::size_t{1},
                                 std::multiplies<>())),
-      options_(options),
+      options_(checked(dir, options)),
       shard_rows_(
           options.shard_rows != 0
               ? options.shard_rows

@@ -57,8 +57,9 @@ inline constexpr const char* lock_name = ".ndshard.lock";
 /// A manifest larger than this is refused before it is read (a million shards fit easily).
 inline constexpr std::uint64_t manifest_max_bytes = std::uint64_t{256} << 20;
 /// User attributes nest at most this deep (an object of numbers: 1), so a manifest at most one
-/// level more (its shards: 3).
-inline constexpr std::size_t attributes_max_depth = 32;
+/// level more (its shards: 3)
+/// (8 levels in all: what every ndshard reader since format version 1 accepts)
+inline constexpr std::size_t attributes_max_depth = 7;
 inline constexpr std::size_t manifest_max_depth = attributes_max_depth + 1;
 
 /// "part-<generation>-<index>.<ext>": a new save never reuses a live name.
@@ -347,26 +348,54 @@ inline std::string manifest_text(const dataset_info& info) {
     return t;
 }
 
+/// Fails unless `a` can be a dataset's attributes: an object nested at most attributes_max_depth
+/// levels, of finite numbers (JSON has no NaN: it would come back null) and strings that are
+/// UTF-8. Walked with a stack of its own, before anything recurses over it (dump, a copy): a
+/// value nested a million levels deep is an error, not a stack overflow.
+inline void check_attributes(const std::filesystem::path& dir, const nlohmann::json& a,
+                             const char* what) {
+    const auto no = [&](const std::string& detail) { fail(what, dir, detail); };
+    if (!a.is_object())
+        no("expected attributes as a JSON object (or null: none, or the dataset's own on an "
+           "append), found " +
+           (a.is_array() ? "an array of " + std::to_string(a.size()) + " items" : json_excerpt(a)));
+    std::vector<std::pair<const nlohmann::json*, std::size_t>> todo{{&a, 1}};
+    while (!todo.empty()) {
+        const auto [j, depth] = todo.back();
+        todo.pop_back();
+        if (j->is_structured()) {
+            if (depth > attributes_max_depth)
+                no("expected attributes nested at most " + std::to_string(attributes_max_depth) +
+                   " levels deep");
+            for (const auto& item : j->items()) {
+                if (j->is_object()) {
+                    try {
+                        (void)nlohmann::json(item.key()).dump();
+                    } catch (const nlohmann::json::exception& e) {
+                        no(std::string("cannot store the attributes: ") + e.what());
+                    }
+                }
+                todo.emplace_back(&item.value(), depth + 1);
+            }
+        } else if (j->is_number_float() && !std::isfinite(j->get<double>())) {
+            no("expected finite numbers in the attributes (JSON has no NaN or infinity), found " +
+               std::string(std::isnan(j->get<double>()) ? "nan" : "inf"));
+        } else if (j->is_string()) {
+            try {
+                (void)j->dump();
+            } catch (const nlohmann::json::exception& e) {
+                no(std::string("cannot store the attributes: ") + e.what());
+            }
+        }
+    }
+}
+
 /// The attributes a save of `dir` commits: `given` when it is an object; when it is null, those
 /// of `keep` (the live dataset an append continues) or none. `what`: "cannot save" and so on.
 inline nlohmann::json attributes_for(const std::filesystem::path& dir, const nlohmann::json& given,
                                      const dataset_info* keep, const char* what) {
     if (given.is_null()) return keep ? keep->attributes : nlohmann::json::object();
-    if (!given.is_object())
-        fail(what, dir,
-             "expected attributes as a JSON object (or null: none, or the dataset's own on an "
-             "append), found " +
-                 json_excerpt(given));
-    std::string text;
-    try {
-        text = given.dump();
-    } catch (const nlohmann::json::exception& e) {
-        fail(what, dir, std::string("cannot store the attributes: ") + e.what());
-    }
-    if (json_depth_exceeds(text, attributes_max_depth))
-        fail(what, dir,
-             "expected attributes nested at most " + std::to_string(attributes_max_depth) +
-                 " levels deep");
+    check_attributes(dir, given, what);
     return given;
 }
 
@@ -920,6 +949,16 @@ inline save_session begin_save(const std::filesystem::path& dir, bool append) {
     return session;
 }
 
+/// After a failed save: the directory the save made for itself goes too (with its lock file),
+/// unless something else is in it now. Releases the save lock.
+inline void forget_created(const std::filesystem::path& dir, save_session& session) noexcept {
+    if (!session.created_dir) return;
+    remove_quietly(dir / lock_name);
+    std::error_code ec;
+    std::filesystem::remove(dir, ec);  // only when empty
+    session.lock.reset();
+}
+
 /// Fails unless rows of `T` elements and `row_shape` can be appended to the live dataset `live`
 /// in `format`.
 template <class T>
@@ -1017,7 +1056,7 @@ inline void check_words(const std::filesystem::path& dir, const std::vector<std:
              "expected one word per row of vectors (" + std::to_string(rows) + "), found " +
                  std::to_string(words.size()) + " words");
     for (std::size_t i = 0; i < words.size(); ++i)
-        if (words[i].find('\n') != std::string::npos)
+        if (words[i].find_first_of("\n\r") != std::string::npos)
             fail("cannot save", dir,
                  "expected words without line ends (they are stored one per line), found word " +
                      std::to_string(i) + " '" + shorten(words[i]) + "'");
@@ -1088,9 +1127,15 @@ dataset_info save_rows(const std::filesystem::path& dir, const row_source<T>& sr
         for (std::size_t i = first_new; i < info.shards.size(); ++i)
             remove_quietly(dir / info.shards[i].path);
         if (!info.words.path.empty()) remove_quietly(dir / info.words.path);
+        forget_created(dir, session);
         throw;
     }
-    commit_dataset(dir, info, first_new, options.sync);
+    try {
+        commit_dataset(dir, info, first_new, options.sync);
+    } catch (...) {
+        forget_created(dir, session);
+        throw;
+    }
     meter.finish();
     return info;
 }
@@ -1220,6 +1265,7 @@ inline std::uint64_t verify_file(const file& f, const shard_info& s, scratch<cha
         f.pread_full(p, k, done);
         hash.update(p, k);
         done += k;
+        progress_add(k);
     }
     if (!s.checksum.empty() && hash.text() != s.checksum) checksum_fail(f.path(), s, hash.text());
     const std::vector<std::uint64_t> blocks = hash.blocks();
@@ -1243,6 +1289,10 @@ inline verify_result verify(const std::filesystem::path& dir, const verify_optio
         files.push_back(&s);
     if (!info.words.path.empty()) files.push_back(&info.words);
     const std::size_t n = files.size();
+    std::uint64_t total = 0;
+    for (const shard_info* s : files)
+        total += s->bytes;
+    detail::progress_meter meter(options.progress, total, "verify of " + detail::quoted(dir));
     std::vector<std::optional<std::string>> messages(n);
     std::vector<std::uint64_t> hashed(n, 0);
     detail::with_pool(options.pool, detail::threads_for(options.threads, options.pool), n,
@@ -1252,6 +1302,8 @@ inline verify_result verify(const std::filesystem::path& dir, const verify_optio
                               hashed[i] = i < info.shards.size()
                                               ? detail::verify_shard(dir, info, *files[i], buffer)
                                               : detail::verify_words(dir, *files[i], buffer);
+                          } catch (const cancelled&) {
+                              throw;
                           } catch (const error& e) {
                               messages[i] = e.what();
                           }
@@ -1263,6 +1315,8 @@ inline verify_result verify(const std::filesystem::path& dir, const verify_optio
         if (files[i]->checksum.empty()) ++r.unchecked;
         if (messages[i]) r.problems.push_back({i, files[i]->path, std::move(*messages[i])});
     }
+    meter.check();
+    meter.finish();
     return r;
 }
 

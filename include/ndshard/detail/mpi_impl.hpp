@@ -262,7 +262,9 @@ dataset_info save_rows(MPI_Comm comm, const std::filesystem::path& dir,
     // removes what killed saves left and picks the generation
     std::optional<nd::save_session> session;
     std::uint64_t generation = 0;
+    nlohmann::json user_attributes;  // checked before anything is written
     agree(comm, rank != 0 ? std::string() : attempt([&] {
+              user_attributes = nd::attributes_for(dir, options.attributes, nullptr, "cannot save");
               session.emplace(nd::begin_save(dir, false));
               generation = nd::next_generation(dir, session->live ? &*session->live : nullptr,
                                                session->scan());
@@ -329,7 +331,7 @@ dataset_info save_rows(MPI_Comm comm, const std::filesystem::path& dir,
             info.shape.insert(info.shape.begin(), static_cast<std::size_t>(l.total));
             info.format = options.format;
             info.generation = generation;
-            info.attributes = nd::attributes_for(dir, options.attributes, nullptr, "cannot save");
+            info.attributes = std::move(user_attributes);
             for (std::size_t r = 0; r < lists.size(); ++r)
                 for (const auto& s : nlohmann::json::parse(lists[r])) {
                     info.shards.push_back(shard_from_json(s));
