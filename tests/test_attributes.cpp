@@ -4,9 +4,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
-#include <functional>
-#include <iterator>
 #include <limits>
 #include <string>
 
@@ -16,6 +13,8 @@
 
 #include "support.hpp"
 
+using ndshard_test::error_of;
+using ndshard_test::read_file;
 using ndshard_test::same_bits;
 using ndshard_test::temp_dir;
 using nlohmann::json;
@@ -27,20 +26,6 @@ xt::xarray<float> rows_of(std::size_t n, float base) {
     for (std::size_t i = 0; i < a.size(); ++i)
         a.data()[i] = base + static_cast<float>(i);
     return a;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const ndshard::error& e) {
-        return e.what();
-    }
-    return "no error";
 }
 
 ndshard::save_options quick(json attributes = nullptr) {
@@ -66,7 +51,7 @@ TEST_CASE("attributes: saved in the manifest, returned by save and inspect", "[a
     CHECK(ndshard::inspect(dir).attributes == attrs);
     CHECK(same_bits(ndshard::load<float>(dir), a));
     // on one line of the manifest, after the generation
-    const std::string m = slurp(dir / "manifest.json");
+    const std::string m = read_file(dir / "manifest.json");
     CHECK(m.find("\n \"generation\": 1,\n \"attributes\": " + attrs.dump() + ",\n \"shards\": [") !=
           std::string::npos);
 
@@ -74,7 +59,7 @@ TEST_CASE("attributes: saved in the manifest, returned by save and inspect", "[a
     const auto plain = ndshard::save(dir, a, quick());
     CHECK(plain.attributes == json::object());
     CHECK(ndshard::inspect(dir).attributes == json::object());
-    CHECK(slurp(dir / "manifest.json").find("attributes") == std::string::npos);
+    CHECK(read_file(dir / "manifest.json").find("attributes") == std::string::npos);
     // text shards too
     ndshard::save_options csv = quick({{"k", 1}});
     csv.format = ndshard::shard_format::csv;
@@ -150,7 +135,7 @@ TEST_CASE("attributes: what is not an object, not UTF-8 or too deep is refused, 
     temp_dir tmp;
     const auto dir = tmp / "d";
     (void)ndshard::save(dir, rows_of(2, 0.0f), quick({{"ok", true}}));
-    const std::string before = slurp(dir / "manifest.json");
+    const std::string before = read_file(dir / "manifest.json");
     const std::string d = "'" + dir.string() + "'";
     CHECK(error_of([&] {
               (void)ndshard::save(dir, rows_of(2, 0.0f), quick({1, 2}));
@@ -190,7 +175,7 @@ TEST_CASE("attributes: what is not an object, not UTF-8 or too deep is refused, 
           "ndshard: cannot write to " + d +
               ": expected attributes as a JSON object (or null: none, or the dataset's own on an "
               "append), found an array of 0 items");
-    CHECK(slurp(dir / "manifest.json") == before);
+    CHECK(read_file(dir / "manifest.json") == before);
     CHECK(ndshard::inspect(dir).attributes == json{{"ok", true}});
 
     // 7 objects, one inside the other: the deepest accepted (a manifest then nests 8 levels,
@@ -202,7 +187,7 @@ TEST_CASE("attributes: what is not an object, not UTF-8 or too deep is refused, 
     CHECK(ndshard::inspect(dir).attributes == ok);
 
     // a manifest whose attributes are not an object is invalid
-    std::string m = slurp(dir / "manifest.json");
+    std::string m = read_file(dir / "manifest.json");
     m.replace(m.find("\"attributes\": "), 14, "\"attributes\": [1], \"was\": ");
     ndshard_test::write_file(dir / "manifest.json", m);
     CHECK(error_of([&] { (void)ndshard::inspect(dir); }) ==

@@ -1,9 +1,6 @@
 // save_embeddings / load_embeddings: words and vectors in one dataset, one commit.
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <functional>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -12,25 +9,13 @@
 
 #include "support.hpp"
 
+using ndshard_test::error_of;
 using ndshard_test::list_dir;
+using ndshard_test::read_file;
 using ndshard_test::same_bits;
 using ndshard_test::temp_dir;
 
 namespace {
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const ndshard::error& e) {
-        return e.what();
-    }
-    return "no error";
-}
 
 ndshard::embeddings<float> table(std::vector<std::string> words, std::size_t dims, float base) {
     ndshard::embeddings<float> e;
@@ -78,9 +63,9 @@ TEST_CASE("embeddings dataset: words with spaces, '#', tabs and unicode round tr
     // open(p).read().split("\n")[:-1] gives back)
     const auto info = ndshard::inspect(dir);
     CHECK(
-        slurp(dir / info.words.path) ==
+        read_file(dir / info.words.path) ==
         "the\nNew York\n#hashtag\ncaf\u00e9\n\xe6\x97\xa5\xe6\x9c\xac\ntab\there\n\n-0.5\nx\\y\n");
-    CHECK(slurp(dir / "manifest.json")
+    CHECK(read_file(dir / "manifest.json")
               .find("\n \"words\": {\"path\": \"" + info.words.path +
                     "\", \"rows\": [0, 9], \"bytes\": ") != std::string::npos);
     // the previous generation's words went with its shards
@@ -101,7 +86,7 @@ TEST_CASE("embeddings dataset: a plain save replaces the words; errors name what
     const auto dir = tmp / "emb.nds";
     const std::string d = "'" + dir.string() + "'";
     (void)ndshard::save_embeddings(dir, table({"a", "b", "c"}, 2, 0.0f), quick());
-    const std::string manifest = slurp(dir / "manifest.json");
+    const std::string manifest = read_file(dir / "manifest.json");
     CHECK(error_of([&] {
               (void)ndshard::save_embeddings(dir, table({"a", "b\nc"}, 2, 0.0f), quick());
           }) == "ndshard: cannot save " + d +
@@ -127,7 +112,7 @@ TEST_CASE("embeddings dataset: a plain save replaces the words; errors name what
     ndshard::writer_options wo;
     wo.append = true;
     CHECK(error_of([&] { ndshard::dataset_writer<float> w(dir, {2}, wo); }) == no_append);
-    CHECK(slurp(dir / "manifest.json") == manifest);  // nothing changed
+    CHECK(read_file(dir / "manifest.json") == manifest);  // nothing changed
     CHECK(ndshard::load_embeddings<float>(dir).words == std::vector<std::string>{"a", "b", "c"});
 
     // a plain save: rows only, the words file goes

@@ -19,22 +19,12 @@
 
 namespace {
 
+using ndshard_test::error_of;
 using ndshard_test::temp_dir;
 using ndshard_test::write_file;
 
 std::string q(const std::filesystem::path& p) {
     return "'" + p.string() + "'";
-}
-
-/// The message of the ndshard::error `fn` throws ("no error" when it throws none).
-template <class F>
-std::string error_of(F&& fn) {
-    try {
-        fn();
-    } catch (const ndshard::error& e) {
-        return e.what();
-    }
-    return "no error";
 }
 
 /// The parse_error of read_text<T>(file): "<message> @line:field:column".

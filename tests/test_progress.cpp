@@ -4,8 +4,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <utility>
@@ -17,6 +15,7 @@
 #include "support.hpp"
 
 using ndshard_test::list_dir;
+using ndshard_test::read_file;
 using ndshard_test::same_bits;
 using ndshard_test::temp_dir;
 
@@ -60,11 +59,6 @@ xt::xarray<double> numbers(std::size_t rows, std::size_t cols, double base) {
     for (std::size_t i = 0; i < a.size(); ++i)
         a.data()[i] = base + static_cast<double>(i) * 0.25;
     return a;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::string cancelled_text(const std::string& what) {
@@ -219,7 +213,7 @@ TEST_CASE("progress: write_text and read_text; a cancelled write keeps the old f
     CHECK(same_bits(ndshard::read_text<double>(file, ro), a));
     r.check_complete(std::filesystem::file_size(file));  // a read of text counts the file's bytes
 
-    const std::string before = slurp(file);
+    const std::string before = read_file(file);
     const auto files = list_dir(tmp.path());
     for (const std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
         recorder c;
@@ -229,7 +223,7 @@ TEST_CASE("progress: write_text and read_text; a cancelled write keeps the old f
         CHECK_THROWS_MATCHES(
             ndshard::write_text(file, numbers(30000, 4, 9.0), wo), ndshard::cancelled,
             Catch::Message(cancelled_text("write of " + ndshard::detail::quoted(file))));
-        CHECK(slurp(file) == before);
+        CHECK(read_file(file) == before);
         CHECK(list_dir(tmp.path()) == files);  // no temporary file left
         ro.threads = threads;
         ro.progress = c.fn();  // its count is past stop_at: it says stop at once

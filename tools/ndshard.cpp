@@ -331,11 +331,6 @@ bool stderr_is_terminal() {
     return ::isatty(2) == 1;
 }
 
-/// The bytes of `rows` rows of `row_size` values of `size` bytes.
-std::uint64_t rows_bytes(std::size_t rows, std::size_t row_size, std::size_t size) {
-    return std::uint64_t{rows} * row_size * size;
-}
-
 std::size_t row_size_of(const std::vector<std::size_t>& shape) {
     std::size_t n = 1;
     for (std::size_t d = 1; d < shape.size(); ++d)
@@ -354,16 +349,11 @@ std::size_t default_block_rows(std::size_t row_size, std::size_t elem) {
 // Streaming: read a source block by block as S, hand the caller blocks of T
 
 /// Reads `src` as S and calls on_block(const T* values, rows, first_row) for every block,
-/// converting S to T with range checks; reports progress to `bar` after each block and stops
-/// with ndshard::cancelled once SIGINT arrived.
+/// converting S to T with range checks. Progress and Ctrl-C: the reader's own callback (its
+/// stream_options::progress, a progress_bar's), which makes next() throw ndshard::cancelled.
 template <class S, class T, class F>
-void pump(const fs::path& src, ndshard::block_reader<S>& reader, std::size_t first,
-          std::size_t last, progress_bar& bar, F&& on_block) {
-    const auto& shape = reader.shape();
-    const std::size_t row_size = row_size_of(shape);
-    const std::size_t end = std::min(last, shape[0]);
-    const std::size_t begin = std::min(first, end);
-    const std::uint64_t total = rows_bytes(end - begin, row_size, sizeof(S));
+void pump(const fs::path& src, ndshard::block_reader<S>& reader, F&& on_block) {
+    const std::size_t row_size = row_size_of(reader.shape());
     std::unique_ptr<T[]> converted;
     std::size_t converted_size = 0;
     while (reader.next()) {
@@ -391,10 +381,6 @@ void pump(const fs::path& src, ndshard::block_reader<S>& reader, std::size_t fir
             out = converted.get();
         }
         on_block(out, n, reader.first_row());
-        const std::uint64_t done = rows_bytes(reader.first_row() + n - begin, row_size, sizeof(S));
-        if (!bar(done, total))
-            throw ndshard::cancelled("ndshard: reading " + ndshard::detail::quoted(src) +
-                                     " cancelled (interrupted)");
     }
 }
 
@@ -597,10 +583,11 @@ int run_head(const read_args& a, std::size_t n) {
         // a small block when few rows are asked for: head of a huge file reads only what it prints
         if (last != std::numeric_limits<std::size_t>::max())
             o.block_rows = std::max<std::size_t>(1, std::min<std::size_t>(last - first, 65536));
+        progress_bar bar(false);  // draws nothing: Ctrl-C's cancellation point
+        o.progress = bar.callback();
         ndshard::block_reader<S> r(p, o);
-        progress_bar bar(false);
         const std::size_t row_size = row_size_of(r.shape());
-        pump<S, S>(p, r, first, last, bar, [&](const S* v, std::size_t rows, std::size_t) {
+        pump<S, S>(p, r, [&](const S* v, std::size_t rows, std::size_t) {
             format_rows(v, rows, row_size, '\t',
                         [](const char* s, std::size_t len) { std::fwrite(s, 1, len, stdout); });
         });
@@ -648,8 +635,7 @@ int run_verify(const read_args& a, bool draw) {
             progress_bar bar(draw);
             o.progress = bar.callback();
             ndshard::block_reader<S> r(p, o);
-            pump<S, S>(p, r, 0, std::numeric_limits<std::size_t>::max(), bar,
-                       [&](const S*, std::size_t n, std::size_t) { rows += n; });
+            pump<S, S>(p, r, [&](const S*, std::size_t n, std::size_t) { rows += n; });
         });
     } catch (const ndshard::cancelled&) {
         throw;
@@ -801,7 +787,7 @@ void convert_typed(const convert_args& a, const fs::path& src, const fs::path& d
                                  src.string().c_str());
             }
             ndshard::dataset_writer<T> writer(dst, row_shape, w);
-            pump<S, T>(src, reader, first, last, bar, [&](const T* v, std::size_t n, std::size_t) {
+            pump<S, T>(src, reader, [&](const T* v, std::size_t n, std::size_t) {
                 std::vector<std::size_t> s = shape;
                 s[0] = n;
                 writer.write(xt::adapt(v, n * row_size, xt::no_ownership(), s));
@@ -816,12 +802,11 @@ void convert_typed(const convert_args& a, const fs::path& src, const fs::path& d
             ndshard::detail::write_atomically(dst, true, true, [&](const ndshard::file& f) {
                 f.pwrite_full(header.data(), header.size(), 0);
                 std::uint64_t offset = header.size();
-                pump<S, T>(src, reader, first, last, bar,
-                           [&](const T* v, std::size_t n, std::size_t) {
-                               const std::size_t bytes = n * row_size * sizeof(T);
-                               f.pwrite_full(v, bytes, offset);
-                               offset += bytes;
-                           });
+                pump<S, T>(src, reader, [&](const T* v, std::size_t n, std::size_t) {
+                    const std::size_t bytes = n * row_size * sizeof(T);
+                    f.pwrite_full(v, bytes, offset);
+                    offset += bytes;
+                });
                 bar.finish();
             });
             ndshard::sync_directory(dst.has_parent_path() ? dst.parent_path() : ".");
@@ -832,13 +817,12 @@ void convert_typed(const convert_args& a, const fs::path& src, const fs::path& d
             const char delimiter = ends_with(d, ".csv") ? ',' : '\t';
             ndshard::detail::write_atomically(dst, true, true, [&](const ndshard::file& f) {
                 std::uint64_t offset = 0;
-                pump<S, T>(
-                    src, reader, first, last, bar, [&](const T* v, std::size_t n, std::size_t) {
-                        format_rows(v, n, row_size, delimiter, [&](const char* s, std::size_t len) {
-                            f.pwrite_full(s, len, offset);
-                            offset += len;
-                        });
+                pump<S, T>(src, reader, [&](const T* v, std::size_t n, std::size_t) {
+                    format_rows(v, n, row_size, delimiter, [&](const char* s, std::size_t len) {
+                        f.pwrite_full(s, len, offset);
+                        offset += len;
                     });
+                });
                 bar.finish();
             });
             ndshard::sync_directory(dst.has_parent_path() ? dst.parent_path() : ".");
@@ -847,10 +831,9 @@ void convert_typed(const convert_args& a, const fs::path& src, const fs::path& d
         case target_kind::zarr: {
             // ndshard::zarr::save takes a whole array: the rows are gathered in memory first
             xt::xarray<T> all = ndshard::detail::allocate_array<T>(out_shape);
-            pump<S, T>(src, reader, first, last, bar,
-                       [&](const T* v, std::size_t n, std::size_t r) {
-                           std::copy(v, v + n * row_size, all.data() + (r - first) * row_size);
-                       });
+            pump<S, T>(src, reader, [&](const T* v, std::size_t n, std::size_t r) {
+                std::copy(v, v + n * row_size, all.data() + (r - first) * row_size);
+            });
             bar.finish();
             ndshard::zarr::save_options z;
             std::tie(z.compressor, z.level) = parse_codec(a.codec.empty() ? "none" : a.codec);

@@ -400,12 +400,8 @@ void dataset_writer<T>::abandon() noexcept {
     for (const auto& s : shards_)
         detail::remove_quietly(dir_ / s->path);
     shards_.clear();
-    if (session_.created_dir) {
-        // the directory was made for this writer: it goes too, unless another save uses it now
-        detail::remove_quietly(dir_ / detail::lock_name);
-        std::error_code ec;
-        std::filesystem::remove(dir_, ec);  // only when empty
-    }
+    // the directory made for this writer goes too, unless another save uses it now
+    detail::forget_created(dir_, session_);
     session_.lock.reset();
 }
 

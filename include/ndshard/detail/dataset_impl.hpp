@@ -871,6 +871,18 @@ inline std::uint64_t next_generation(const std::filesystem::path& dir, const dat
 
 /// Writes rows [first, last) of `src` as shard `s` (whose path is set) in `dir`: created
 /// private, then given `attributes` (the dataset's permissions); sets its size and checksums.
+/// The end of every file a save lists (a shard, an embeddings dataset's words): its checksums
+/// into `s`, the dataset's permissions, fsync when asked, close (a deferred error surfaces).
+inline void finish_shard_file(file& f, shard_info& s, shard_hasher& hash,
+                              const file_attributes& attributes, bool sync) {
+    s.checksum = hash.text();
+    s.block_bytes = hash.block_bytes();
+    s.block_checksums = hash.blocks();
+    keep_attributes(f, attributes);
+    if (sync) f.sync();
+    f.close();
+}
+
 template <class T>
 void write_shard(const std::filesystem::path& dir, shard_info& s, const row_source<T>& src,
                  std::size_t first, std::size_t last, bool whole, shard_format format,
@@ -883,12 +895,7 @@ void write_shard(const std::filesystem::path& dir, shard_info& s, const row_sour
         const char delim = format == shard_format::csv ? ',' : '\t';
         write_text_shard(f, src, first, last, delim, hash, s.bytes);
     }
-    s.checksum = hash.text();
-    s.block_bytes = hash.block_bytes();
-    s.block_checksums = hash.blocks();
-    keep_attributes(f, attributes);
-    if (sync) f.sync();
-    f.close();
+    finish_shard_file(f, s, hash, attributes, sync);
 }
 
 /// A save (or an append, or a writer) under way in a directory: the directory's save lock, held
@@ -949,8 +956,8 @@ inline save_session begin_save(const std::filesystem::path& dir, bool append) {
     return session;
 }
 
-/// After a failed save: the directory the save made for itself goes too (with its lock file),
-/// unless something else is in it now. Releases the save lock.
+/// After a failed save or an abandoned writer: the directory it made for itself goes too (with
+/// its lock file), unless something else is in it now. Then releases the save lock.
 inline void forget_created(const std::filesystem::path& dir, save_session& session) noexcept {
     if (!session.created_dir) return;
     remove_quietly(dir / lock_name);
@@ -1040,12 +1047,7 @@ inline void write_words_file(const std::filesystem::path& dir, shard_info& s,
     }
     flush();
     s.bytes = offset;
-    s.checksum = hash.text();
-    s.block_bytes = hash.block_bytes();
-    s.block_checksums = hash.blocks();
-    keep_attributes(f, attributes);
-    if (sync) f.sync();
-    f.close();
+    finish_shard_file(f, s, hash, attributes, sync);
 }
 
 /// Fails unless `words` can be the words of `rows` rows: as many, none holding a line end.
