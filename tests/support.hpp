@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ndshard/error.hpp"
+#include "ndshard/text.hpp"
 
 namespace ndshard_test {
 
@@ -101,6 +102,21 @@ template <class F>
         return e.what();
     }
     return "";
+}
+
+/// The parse_error of read_text<T>(file): "<message> @line:field:column".
+template <class T>
+[[nodiscard]] std::string parse_error_of(const std::filesystem::path& file,
+                                         const ndshard::text_read_options& o = {}) {
+    try {
+        (void)ndshard::read_text<T>(file, o);
+    } catch (const ndshard::parse_error& e) {
+        return std::string(e.what()) + " @" + std::to_string(e.line()) + ":" +
+               std::to_string(e.field()) + ":" + std::to_string(e.column());
+    } catch (const ndshard::error& e) {
+        return std::string("not a parse_error: ") + e.what();
+    }
+    return "no error";
 }
 
 // Limits the size of any file this process writes, with SIGXFSZ ignored so that a write past the

@@ -20,25 +20,12 @@
 namespace {
 
 using ndshard_test::error_of;
+using ndshard_test::parse_error_of;
 using ndshard_test::temp_dir;
 using ndshard_test::write_file;
 
 std::string q(const std::filesystem::path& p) {
     return "'" + p.string() + "'";
-}
-
-/// The parse_error of read_text<T>(file): "<message> @line:field:column".
-template <class T>
-std::string parse_error_of(const std::filesystem::path& file, ndshard::text_read_options o = {}) {
-    try {
-        (void)ndshard::read_text<T>(file, o);
-    } catch (const ndshard::parse_error& e) {
-        return std::string(e.what()) + " @" + std::to_string(e.line()) + ":" +
-               std::to_string(e.field()) + ":" + std::to_string(e.column());
-    } catch (const ndshard::error& e) {
-        return std::string("not a parse_error: ") + e.what();
-    }
-    return "no error";
 }
 
 template <class T>
@@ -64,7 +51,8 @@ TEST_CASE("pointing errors: a text parse error gives the field and the byte", "[
     // the header itself, unskipped
     CHECK(parse_error_of<double>(f) == "ndshard: cannot parse " + q(f) +
                                            " line 1, field 1 (byte 1): expected a number, found "
-                                           "'id' @1:1:1");
+                                           "'id' (line 1 looks like column names: set "
+                                           "text_read_options::header to skip it) @1:1:1");
     // tabs, spaces around values: the field counts delimiters, the byte counts bytes
     write_file(f, "1\t2\t3\n4\t 5 \t x\n");
     CHECK(parse_error_of<double>(f) ==

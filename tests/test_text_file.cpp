@@ -339,7 +339,8 @@ TEST_CASE("text file: fixtures written by numpy.savetxt and pandas", "[text][fil
                       ndshard::read_npy<double>(fixture("pandas.npy")));
     CHECK_THROWS_WITH(ndshard::read_text<double>(fixture("pandas.csv")),
                       "ndshard: cannot parse " + q(fixture("pandas.csv")) +
-                          " line 1, field 1 (byte 1): expected a number, found 'c0'");
+                          " line 1, field 1 (byte 1): expected a number, found 'c0' (line 1 "
+                          "looks like column names: set text_read_options::header to skip it)");
 }
 
 TEST_CASE("text file: error messages", "[text][file][errors]") {
@@ -383,9 +384,17 @@ TEST_CASE("text file: error messages", "[text][file][errors]") {
     CHECK(err("g.csv", "1,2,3\n1,2,3,,\n", 0.0) ==
           "ndshard: ragged row in " + f("g.csv") +
               " line 2, field 4 (byte 8): expected 3 values, found 4 @2:8");
-    CHECK(err("h.csv", "1,2,3\n1,,3\n", 0.0) ==
+    // an empty field is a missing value (NaN) unless na_values says otherwise
+    ndshard::text_read_options no_na;
+    no_na.na_values = {};
+    CHECK(err("h.csv", "1,2,3\n1,,3\n", 0.0, no_na) ==
           "ndshard: cannot parse " + f("h.csv") +
               " line 2, field 2 (byte 3): expected a number, found '' @2:3");
+    CHECK(err("h.csv", "1,2,3\n1,,3\n", 0) ==
+          "ndshard: cannot parse " + f("h.csv") +
+              " line 2, field 2 (byte 3): expected an integer from -2147483648 to 2147483647, "
+              "found '' (a missing value: int32 has none; read the column as float to get NaN) "
+              "@2:3");
     CHECK(err("i.csv", "1,2\n3,1.5x\n", 0.0) ==
           "ndshard: cannot parse " + f("i.csv") +
               " line 2, field 2 (byte 3): expected a number, found '1.5x' @2:3");

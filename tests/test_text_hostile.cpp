@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -107,19 +108,36 @@ TEST_CASE("text hostile: a wide first line allocates nothing before a ragged row
     for (int i = 0; i < 2000; ++i)
         text += ",,,\n";
     write_file(dir / "empty.csv", text);
-    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "empty.csv"); }) ==
+    ndshard::text_read_options no_na;  // empty fields are errors, not missing values
+    no_na.na_values = {};
+    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "empty.csv", no_na); }) ==
           "ndshard: cannot parse " + q(dir / "empty.csv") +
               " line 52, field 1 (byte 1): expected a number, found ''");
     // empty fields in every row: each line ends in its '\n', so none can hold 2 values in 3
     // bytes; the first is named (it was "the file changed")
     write_file(dir / "gaps.csv", ",5\n,5\n");
-    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps.csv"); }) ==
+    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps.csv", no_na); }) ==
           "ndshard: cannot parse " + q(dir / "gaps.csv") +
               " line 1, field 1 (byte 1): expected a number, found ''");
     write_file(dir / "gaps2.csv", "1,,3\n1,,3\n");
-    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps2.csv"); }) ==
+    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "gaps2.csv", no_na); }) ==
           "ndshard: cannot parse " + q(dir / "gaps2.csv") +
               " line 1, field 2 (byte 3): expected a number, found ''");
+    // as missing values (the default) every empty field is a NaN: a field then takes one byte
+    // (its separator), and the bound follows
+    const auto empty = ndshard::read_text<float>(dir / "empty.csv");
+    REQUIRE(empty.shape(0) == 2052);
+    CHECK(empty(50, 3) == 8.0f);
+    CHECK(std::isnan(empty(51, 0)));
+    CHECK(std::isnan(empty(2051, 3)));
+    const auto gaps = ndshard::read_text<float>(dir / "gaps.csv");
+    REQUIRE(gaps.shape(1) == 2);
+    CHECK((std::isnan(gaps(0, 0)) && gaps(0, 1) == 5.0f && std::isnan(gaps(1, 0))));
+    // still, no text holds more fields than bytes: ",,,,\n" cannot be 5 rows of 4
+    write_file(dir / "short.csv", "1,2,3,4\n,\n,\n");
+    CHECK(error_of([&] { (void)ndshard::read_text<float>(dir / "short.csv"); }) ==
+          "ndshard: ragged row in " + q(dir / "short.csv") +
+              " line 2, field 3 (byte 2): expected 4 values, found 2");
 }
 
 TEST_CASE("text hostile: the allocation bound is what the bytes can hold", "[text][hostile]") {
@@ -256,12 +274,19 @@ TEST_CASE("text hostile: a delimiter at the end of a line is not a column", "[te
               " line 2, field 3 (byte 6): expected 2 values, found 3");
     // a row a value short that ends in a delimiter is ragged, not an empty value
     write_file(dir / "e.csv", "1,2,3\n4,5,\n");
-    CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "e.csv"); }) ==
+    ndshard::text_read_options no_na;
+    no_na.na_values = {};
+    CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "e.csv", no_na); }) ==
           "ndshard: ragged row in " + q(dir / "e.csv") +
               " line 2, field 3 (byte 5): expected 3 values, found 2");
     // an empty value inside a row is still an error
     write_file(dir / "f.csv", "1,2,3\n4,,6\n");
-    CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "f.csv"); }) ==
+    CHECK(error_of([&] { (void)ndshard::read_text<double>(dir / "f.csv", no_na); }) ==
           "ndshard: cannot parse " + q(dir / "f.csv") +
               " line 2, field 2 (byte 3): expected a number, found ''");
+    // as pandas reads them (the default), both are missing values
+    const auto e = ndshard::read_text<double>(dir / "e.csv");
+    CHECK((e(1, 1) == 5.0 && std::isnan(e(1, 2))));
+    const auto f = ndshard::read_text<double>(dir / "f.csv");
+    CHECK((f(1, 0) == 4.0 && std::isnan(f(1, 1)) && f(1, 2) == 6.0));
 }

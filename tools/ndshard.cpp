@@ -275,6 +275,8 @@ struct read_args {
     std::string delimiter;
     std::size_t skip_rows = 0;
     std::string comment = "#";
+    bool header = false;
+    std::vector<std::size_t> usecols;
     std::size_t threads = 0;
     std::string rows;
 
@@ -285,6 +287,11 @@ struct read_args {
         app->add_option("--skip-rows", skip_rows, "text sources: header lines to skip");
         app->add_option("--comment", comment, "text sources: the comment character, or 'none'")
             ->capture_default_str();
+        app->add_flag("--header", header,
+                      "text sources: the first line holds column names (as pandas writes CSV)");
+        app->add_option("--usecols", usecols,
+                        "text sources: read only these columns (0-based, comma-separated)")
+            ->delimiter(',');
     }
 
     [[nodiscard]] ndshard::text_read_options text() const {
@@ -292,6 +299,8 @@ struct read_args {
         t.delimiter = parse_delimiter(delimiter);
         t.skip_rows = skip_rows;
         t.comment = parse_comment(comment);
+        t.header = header;
+        t.usecols = usecols;
         return t;
     }
 };
@@ -513,6 +522,7 @@ int run_info(const read_args& a, bool json) {
             j["descr"] = "<f8";
             j["shape"] = shape_json(r.shape());
             j["delimiter"] = delimiter_name(text_delimiter(p, t));
+            if (t.header) j["columns"] = ndshard::text_read_header(p, t);
             j["bytes"] = f.size();
             j["checksums"] = false;
             break;
@@ -544,6 +554,7 @@ int run_info(const read_args& a, bool json) {
         line("compressor:", j["compressor"].dump());
     }
     if (k == path_kind::npy) line("order:", j["fortran_order"].get<bool>() ? "Fortran" : "C");
+    if (j.contains("columns")) line("columns:", j["columns"].dump());
     const char* bytes_key = k == path_kind::zarr ? "data bytes:" : "file bytes:";
     if (k == path_kind::dataset) bytes_key = "shard bytes:";
     line(bytes_key, std::to_string(j["bytes"].get<std::uint64_t>()));
@@ -785,6 +796,9 @@ void convert_typed(const convert_args& a, const fs::path& src, const fs::path& d
                                  "ndshard: note: the words of '%s' are not converted, only its "
                                  "vectors (save_embeddings keeps both)\n",
                                  src.string().c_str());
+            } else if (kind_of(src) == path_kind::text && o.text.header) {
+                // a text file's column names go with its rows, as the attribute "columns"
+                w.attributes = {{"columns", ndshard::text_read_header(src, o.text)}};
             }
             ndshard::dataset_writer<T> writer(dst, row_shape, w);
             pump<S, T>(src, reader, [&](const T* v, std::size_t n, std::size_t) {

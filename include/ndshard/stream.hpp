@@ -294,31 +294,22 @@ class text_file_stream : public block_reader<T>::source {
     text_file_stream(const std::filesystem::path& path, const text_read_options& options,
                      thread_pool* pool, std::vector<std::size_t>& shape)
         : src_(file::open_read(path), true) {
-        check_read_delimiter(path, options.delimiter, options.comment);
-        const text_start start = skip_lines(src_, options.skip_rows);
-        line_reader lines(src_, start.offset);
-        std::size_t line = start.line;
-        const std::string_view first =
-            next_data_line(text_layout(path, '\t', options.comment), lines, line);
+        text_plan plan = plan_text<T>(src_, path, options);
         shape = {0, 0};
-        if (first.empty()) return;
-        const char* end = first.data() + first.size();
-        const char delimiter = options.delimiter != 0
-                                   ? options.delimiter
-                                   : detect_delimiter(first.data(), end, options.comment, true);
-        text_layout layout(path, delimiter, options.comment);
-        columns_ = layout.count_fields(first.data(), end);
+        if (!plan.layout) return;
+        columns_ = plan.columns;
+        rules_ = std::move(plan.rules);
         // the rows, for shape(): counted range by range, a range per thread in memory
         const text_tuning tuning;
-        const std::uint64_t size = src_.size() - start.offset;
+        const std::uint64_t size = src_.size() - plan.start.offset;
         text_ranges ranges(src_,
-                           split_source_at_lines(src_, start.offset, src_.size(),
+                           split_source_at_lines(src_, plan.start.offset, src_.size(),
                                                  static_cast<std::size_t>(std::max<std::uint64_t>(
                                                      1, size / tuning.range_bytes))),
                            false);
-        shape = {count_text(layout, ranges, start.line, pool).rows(), columns_};
-        stream_.emplace(src_, start, std::move(layout), columns_, pool, text_window_bytes,
-                        overflow_rule(options.overflow_to_infinity));
+        shape = {count_text(*plan.layout, ranges, plan.start.line, pool).rows(), columns_};
+        stream_.emplace(src_, plan.start, std::move(*plan.layout), columns_, pool,
+                        text_window_bytes, overflow_rule(options.overflow_to_infinity), &rules_);
     }
 
     void read(std::size_t first, std::size_t n, T* dest) override {
@@ -344,6 +335,7 @@ class text_file_stream : public block_reader<T>::source {
   private:
     text_source src_;
     std::size_t columns_ = 0;
+    csv_rules rules_;
     std::optional<text_stream<T>> stream_;
     scratch<T> chunk_;
     std::size_t chunk_rows_ = 0, chunk_at_ = 0;

@@ -14,8 +14,12 @@
 // exponents, nan and inf (any case, also "infinity"), spaces around values, CRLF line ends,
 // lines ended by a lone CR (old spreadsheets: detected from the first line end), a delimiter at
 // the end of a line (it starts no column), a missing final newline, blank lines, comment lines
-// and comments after the values are accepted. Every problem is an ndshard::parse_error with the
-// file, 1-based line, field and byte column, what was expected and what was found:
+// and comments after the values are accepted. CSV as pandas writes it reads as
+// pandas.read_csv(float_precision="round_trip") reads it: missing values (an empty field, NA,
+// null, ...) as NaN in float columns, quoted fields, a header line of column names
+// (text_read_options::header, text_read_header) and chosen columns (usecols). Every problem is an
+// ndshard::parse_error with the file, 1-based line, field and byte column, what was expected and
+// what was found:
 //
 //   ndshard: cannot parse 'data.tsv' line 3, field 2 (byte 7): expected a number, found 'abc'
 //   ndshard: ragged row in 'data.tsv' line 4, field 10 (byte 52): expected 10 values, found 9
@@ -57,6 +61,26 @@ struct text_read_options {
     /// -inf, as IEEE-754 rounding gives. A value that rounds to the largest float
     /// ("3.4028235e38") is never an error, nor are inf and nan spelled out.
     bool overflow_to_infinity = false;
+    /// The first data line (after `skip_rows`) holds column names, as pandas.DataFrame.to_csv
+    /// writes them: read_text skips it, the columns are its fields, and text_read_header returns
+    /// them. Without it (the default, as numpy.loadtxt) a first line of names is an error whose
+    /// message suggests this option.
+    bool header = false;
+    /// Read only these columns (0-based, in this order; a column may come twice). Empty: every
+    /// column. An index past the last column is an error naming the count the file has.
+    std::vector<std::size_t> usecols{};
+    /// Fields that mean a missing value, compared after unquoting: in float columns they read as
+    /// NaN; in integer and bool columns they are an error (those types have no NaN). The default
+    /// is pandas.read_csv's list, the empty field included; {} makes every one an error. A field
+    /// that parses as a number ("nan", "-NaN") reads as that number.
+    std::vector<std::string> na_values{"",         "#N/A", "#N/A N/A", "#NA",    "-1.#IND",
+                                       "-1.#QNAN", "-NaN", "-nan",     "1.#IND", "1.#QNAN",
+                                       "<NA>",     "N/A",  "NA",       "NULL",   "NaN",
+                                       "None",     "n/a",  "nan",      "null"};
+    /// Encloses a field ("1.5", "Smith, J"), as spreadsheets and pandas write them: delimiters,
+    /// spaces and the comment character inside are part of the field and a doubled quote is one
+    /// quote. A quoted field cannot span lines. 0: quotes are ordinary bytes.
+    char quote = '"';
 };
 
 struct text_write_options {
@@ -70,6 +94,12 @@ struct text_write_options {
     /// Called with the bytes done and in all, a few times a second; false cancels the call,
     /// which throws ndshard::cancelled and leaves its target as it was (ndshard/progress.hpp).
     progress_fn progress{};
+    /// Column names written as the first line (empty: none), one per column (a rank > 2 array's
+    /// flattened columns), separated by the delimiter. A name holding the delimiter, a quote
+    /// ('"'), '#' or spaces at either end is quoted ("a, b"; a quote inside is doubled), as
+    /// pandas writes it, so read_text with `header` and text_read_header read it back; a name
+    /// holding a line end is an error.
+    std::vector<std::string> header{};
 };
 
 /// Reads a text file of rows into a (rows, columns) array. The file is cut into ranges of about
@@ -87,6 +117,13 @@ struct text_write_options {
 template <class T>
 [[nodiscard]] xt::xtensor<T, 2> read_text(const std::filesystem::path& file,
                                           const text_read_options& options = {});
+
+/// The column names of a text file: the fields of its first data line after `skip_rows`
+/// (`header` itself is not needed), unquoted, with `usecols` applied, as pandas.read_csv names
+/// its columns (an empty name, such as that of a pandas index column, stays empty). A file
+/// without data lines is an error.
+[[nodiscard]] std::vector<std::string> text_read_header(const std::filesystem::path& file,
+                                                        const text_read_options& options = {});
 
 /// Writes `a` as text, one row per line. Every worker formats blocks of values into its own
 /// bounded buffer and places them in order with pwrite, so memory stays bounded (48 MiB for all

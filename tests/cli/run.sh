@@ -116,6 +116,16 @@ PY
   printf '3.4028234663852886e+38,1e-45,-0\nnan,inf,-inf\n' >want && same_text part.csv want
   "$N" convert i8.npy i8f8.npy --dtype float64 --rows 2:
   "$N" head i8f8.npy >got && printf '0\t-1\n1\t2\n' >want && same_text got want
+  # a pandas CSV: its header names become the dataset's "columns" attribute; a text column
+  # with quoted commas is left out with --usecols; empty fields are NaN
+  printf 'id,label,score\n7,"a, b",1.5\n8,c,\n' >pandas.csv
+  "$N" convert pandas.csv pd --header --usecols 0,2
+  "$N" info pd --json >info.json
+  /usr/bin/python3 -c 'import json,sys; a=json.load(open("info.json"))["attributes"]; sys.exit(a != {"columns": ["id", "score"]})' \
+    || fail "pandas.csv's column names were not kept: $(cat info.json)"
+  "$N" head pd >got && printf '7\t1.5\n8\tnan\n' >want && same_text got want
+  "$N" info pandas.csv --header --usecols 2,1 | grep '^columns:' >got
+  printf 'columns:     ["score","label"]\n' >want && same_text got want
   # converting onto itself is refused; the file is untouched
   cp small.npy self.npy
   expect_rc 2 "$N" convert self.npy self.npy

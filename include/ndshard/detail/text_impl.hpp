@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 
 #include "ndshard/detail/checksum.hpp"
 #include "ndshard/detail/row_source.hpp"
+#include "ndshard/detail/text_csv.hpp"
 #include "ndshard/detail/text_error.hpp"
 #include "ndshard/detail/text_format.hpp"
 #include "ndshard/detail/text_lines.hpp"
@@ -157,11 +159,12 @@ void parse_counted(const row_parser<T>& parser, text_ranges& ranges, const count
 }
 
 /// Whether `rows` rows of `values` values each fit in `bytes` bytes of text: each value takes at
-/// least one byte and one separator or line end, so no text can hold more (a word may be empty,
-/// so words do not count). A text's allocation is never larger than its bytes can fill.
-[[nodiscard]] inline bool text_can_hold(std::uint64_t bytes, std::size_t rows,
-                                        std::size_t values) noexcept {
-    return values == 0 || rows <= (bytes + 1) / 2 / values;
+/// least `least` bytes, one byte and one separator or line end (or only its separator where an
+/// empty field is a missing value), so no text can hold more (a word may be empty, so words do
+/// not count). A text's allocation is never larger than its bytes can fill.
+[[nodiscard]] inline bool text_can_hold(std::uint64_t bytes, std::size_t rows, std::size_t values,
+                                        std::size_t least = 2) noexcept {
+    return values == 0 || rows <= (bytes + 1) / least / values;
 }
 
 /// Fails with the error the parse gives for the first data line of [begin, end) that cannot hold
@@ -170,18 +173,21 @@ void parse_counted(const row_parser<T>& parser, text_ranges& ranges, const count
 template <class T>
 [[noreturn]] void fail_first_short_row(const text_layout& layout, std::size_t columns, bool words,
                                        const text_source& src, text_start start,
-                                       float_overflow overflow = float_overflow::fail) {
-    const std::size_t fields = columns + (words ? 1 : 0);
+                                       float_overflow overflow = float_overflow::fail,
+                                       const csv_rules* rules = nullptr) {
+    const std::size_t fields = rules ? rules->file_columns : columns + (words ? 1 : 0);
+    const std::size_t per_field = rules ? rules->least_field_bytes() : 2;
     line_reader lines(src, start.offset);
     std::size_t line = start.line;
-    const row_parser<T> parser(layout, columns, words, overflow);
+    const row_parser<T> parser(layout, columns, words, overflow, rules);
     for (std::string_view s; !(s = next_data_line(layout, lines, line)).empty(); ++line) {
-        // a row of c values takes at least 2c - 1 bytes and its '\n'
-        const std::size_t least = columns == 0 ? 0 : 2 * columns - (s.back() == '\n' ? 0 : 1);
+        // a row of c values takes at least 2c - 1 bytes and its '\n' (c - 1 and its '\n' when
+        // empty fields are missing values)
+        const std::size_t least = fields == 0 ? 0 : per_field * fields - (s.back() == '\n' ? 0 : 1);
         if (layout.count_fields(s.data(), s.data() + s.size()) == fields && s.size() >= least)
             continue;
         // the parse stops within the line: it cannot fill more values than the line holds
-        const std::unique_ptr<T[]> values(new T[std::min(columns, s.size() / 2 + 1)]);
+        const std::unique_ptr<T[]> values(new T[std::min(columns, s.size() + 1)]);
         std::string word;
         parser.parse_range(s.data(), s.data() + s.size(), line, 1, values.get(),
                            words ? &word : nullptr);
@@ -201,7 +207,8 @@ struct parsed_text {
 template <class T>
 parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool words,
                           const text_source& src, text_start start, std::size_t threads,
-                          thread_pool* given, const text_tuning& tuning, float_overflow overflow) {
+                          thread_pool* given, const text_tuning& tuning, float_overflow overflow,
+                          const csv_rules* rules = nullptr) {
     const std::size_t nthreads = threads_for(threads, given);
     const std::uint64_t size = src.size() - start.offset;
     const auto pieces = static_cast<std::size_t>(
@@ -211,8 +218,9 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     const call_pool pool(given, nthreads, ranges.size());
     const counted_text counted = count_text(layout, ranges, start.line, pool.get());
     const std::size_t rows = counted.rows();
-    if (!text_can_hold(size, rows, columns))
-        fail_first_short_row<T>(layout, columns, words, src, start, overflow);
+    if (rules ? !text_can_hold(size, rows, rules->file_columns, rules->least_field_bytes())
+              : !text_can_hold(size, rows, columns))
+        fail_first_short_row<T>(layout, columns, words, src, start, overflow, rules);
 
     parsed_text<T> out;
     out.values = xt::xtensor<T, 2>::from_shape({rows, rows == 0 ? 0 : columns});
@@ -220,9 +228,83 @@ parsed_text<T> parse_text(const text_layout& layout, std::size_t columns, bool w
     if (rows == 0) return out;
     T* dest = out.values.data();
     advise_huge_pages(dest, rows * columns * sizeof(T));  // first touch: one fault per 2 MiB
-    parse_counted(row_parser<T>(layout, columns, words, overflow), ranges, counted, columns, dest,
-                  words ? out.words.data() : nullptr, pool.get());
+    parse_counted(row_parser<T>(layout, columns, words, overflow, rules), ranges, counted, columns,
+                  dest, words ? out.words.data() : nullptr, pool.get());
     return out;
+}
+
+/// How a read of a text file goes: where its rows start (after `skip_rows` and the header line),
+/// how its lines split, how many fields they have and which are read, by the CSV rules of the
+/// options (text_csv.hpp). No layout: the file has no data lines.
+struct text_plan {
+    text_start start;
+    std::optional<text_layout> layout;
+    std::size_t columns = 0;         ///< the columns read
+    csv_rules rules;                 ///< its file_columns: the fields of every data line
+    std::vector<std::string> names;  ///< the first data line's fields, unquoted, as chosen
+    std::size_t first_line = 0;      ///< the line of the first data line (or header)
+    bool names_only = false;         ///< the first data line holds no number, only names
+};
+
+template <class T>
+text_plan plan_text(const text_source& src, const std::filesystem::path& file,
+                    const text_read_options& options) {
+    check_read_delimiter(file, options.delimiter, options.comment);
+    text_plan p;
+    p.start = skip_lines(src, options.skip_rows);
+    line_reader lines(src, p.start.offset);
+    std::size_t line = p.start.line;
+    const std::string_view first =
+        next_data_line(text_layout(file, '\t', options.comment), lines, line);
+    if (first.empty()) return p;
+    const char delimiter =
+        options.delimiter != 0
+            ? options.delimiter
+            : detect_delimiter(first.data(), first.data() + first.size(), options.comment, true);
+    if (options.quote != 0 &&
+        (!can_delimit(options.quote) || options.quote == delimiter ||
+         options.quote == options.comment || options.quote == ' ' || options.quote == '\t'))
+        fail("cannot read", file,
+             "expected a quote character that cannot appear in a number and is neither the "
+             "delimiter, the comment character nor a space, found byte " +
+                 std::to_string(static_cast<unsigned char>(options.quote)));
+    const text_layout& layout = p.layout.emplace(file, delimiter, options.comment);
+    std::string copy(first);
+    if (copy.back() != '\n') copy += '\n';
+    std::vector<text_field> fields;
+    bool trailing = false;
+    split_fields(layout, options.quote, copy.data(), copy.data() + copy.size(), line, fields,
+                 trailing);
+    p.first_line = line;
+    p.rules.quote = options.quote;
+    p.rules.na = options.na_values;
+    p.rules.empty_is_na = p.rules.is_na("");
+    p.rules.file_columns = field_count(fields, trailing);
+    for (const std::size_t c : options.usecols)
+        if (c >= p.rules.file_columns)
+            fail("cannot read", file,
+                 "expected column indices (usecols) below " + std::to_string(p.rules.file_columns) +
+                     " (line " + std::to_string(line) + " holds " +
+                     std::to_string(p.rules.file_columns) + " fields), found " + std::to_string(c));
+    p.rules.usecols = options.usecols;
+    p.columns = options.usecols.empty() ? p.rules.file_columns : options.usecols.size();
+    bool any_number = false, any_name = false;
+    for (std::size_t f = 0; f < p.rules.file_columns; ++f) {
+        std::string name = unquoted(fields[f], options.quote);
+        double v = 0;
+        const char* b = name.data();
+        const char* e = b + name.size();
+        if (b < e && parse_value(b, e, v) == e)
+            any_number = true;
+        else if (!name.empty() && !p.rules.is_na(name))
+            any_name = true;
+        if (options.usecols.empty()) p.names.push_back(std::move(name));
+    }
+    for (const std::size_t c : options.usecols)
+        p.names.push_back(unquoted(fields[c], options.quote));
+    p.names_only = any_name && !any_number;
+    if (options.header) p.start = {lines.offset(), line + 1};
+    return p;
 }
 
 template <class T>
@@ -230,27 +312,37 @@ xt::xtensor<T, 2> read_text_file(const std::filesystem::path& file,
                                  const text_read_options& options, const text_tuning& tuning = {}) {
     static_assert(is_supported_v<T>,
                   "ndshard: element type must be bool, float, double or a fixed-width integer");
-    check_read_delimiter(file, options.delimiter, options.comment);
     const text_source src(file::open_read(file), true);
     progress_meter meter(options.progress, src.size(), "read of " + quoted(file));
-    const text_start start = skip_lines(src, options.skip_rows);
-    line_reader lines(src, start.offset);
-    std::size_t line = start.line;
-    const std::string_view first =
-        next_data_line(text_layout(file, '\t', options.comment), lines, line);
-    if (first.empty()) return xt::xtensor<T, 2>::from_shape({0, 0});
-    const char* end = first.data() + first.size();
-    const char delimiter = options.delimiter != 0
-                               ? options.delimiter
-                               : detect_delimiter(first.data(), end, options.comment, true);
-    const text_layout layout(file, delimiter, options.comment);
-    const std::size_t columns = layout.count_fields(first.data(), end);
-    auto values = parse_text<T>(layout, columns, false, src, start, options.threads, options.pool,
-                                tuning, overflow_rule(options.overflow_to_infinity))
-                      .values;
+    const text_plan plan = plan_text<T>(src, file, options);
+    if (!plan.layout) return xt::xtensor<T, 2>::from_shape({0, 0});
+    xt::xtensor<T, 2> values;
+    try {
+        values = parse_text<T>(*plan.layout, plan.columns, false, src, plan.start, options.threads,
+                               options.pool, tuning, overflow_rule(options.overflow_to_infinity),
+                               &plan.rules)
+                     .values;
+    } catch (const parse_error& e) {
+        // a header line read as data: say what reads it
+        if (options.header || !plan.names_only || e.line() != plan.first_line) throw;
+        throw parse_error(std::string(e.what()) + " (line " + std::to_string(e.line()) +
+                              " looks like column names: set text_read_options::header to "
+                              "skip it)",
+                          e.line(), e.column(), e.field());
+    }
+    if (values.shape(0) == 0) values = xt::xtensor<T, 2>::from_shape({0, plan.columns});
     meter.check();
     meter.finish();
     return values;
+}
+
+inline std::vector<std::string> read_text_header(const std::filesystem::path& file,
+                                                 const text_read_options& options) {
+    const text_source src(file::open_read(file), true);
+    text_plan plan = plan_text<double>(src, file, options);
+    if (!plan.layout)
+        fail("cannot read", file, "expected a line of column names, found no data lines");
+    return std::move(plan.names);
 }
 
 /// Reads the "N D" header of an embedding file from the data line at `p`: true when the line is
@@ -370,6 +462,9 @@ embeddings<T> read_embeddings_file(const std::filesystem::path& file,
 /// 0 … b-1 have given their sizes, i.e. once they are formatted (not written).
 class ordered_offsets {
   public:
+    /// The first block starts at `start` (after a header line).
+    explicit ordered_offsets(std::uint64_t start = 0) : end_(start) {}
+
     /// Waits for block b's turn and reserves `n` bytes for it; false when another worker failed.
     bool claim(std::size_t b, std::size_t n, std::uint64_t& offset) {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -392,7 +487,7 @@ class ordered_offsets {
     std::mutex mutex_;
     std::condition_variable turn_;
     std::size_t next_ = 0;
-    std::uint64_t end_ = 0;
+    std::uint64_t end_;
     bool failed_ = false;
 };
 
@@ -412,9 +507,12 @@ void write_text_rows(const std::filesystem::path& target, const row_source<T>& s
     };
     const std::size_t blocks = make().blocks();
     const std::uint64_t array_bytes = std::uint64_t{src.rows()} * src.row_size() * sizeof(T);
+    const std::string header =
+        header_line(target, options.header, src.row_size(), options.delimiter);
     progress_meter meter(options.progress, array_bytes, "write of " + quoted(target));
     write_atomically(target, options.sync, true, [&](const file& f) {
-        ordered_offsets offsets;
+        if (!header.empty()) f.pwrite_full(header.data(), header.size(), 0);
+        ordered_offsets offsets(header.size());
         std::atomic<std::size_t> next{0};
         with_pool(options.pool, threads, std::min(threads, blocks), [&](std::size_t) {
             auto formatter = make();
@@ -444,6 +542,11 @@ namespace ndshard {
 template <class T>
 xt::xtensor<T, 2> read_text(const std::filesystem::path& file, const text_read_options& options) {
     return detail::read_text_file<T>(file, options);
+}
+
+inline std::vector<std::string> text_read_header(const std::filesystem::path& file,
+                                                 const text_read_options& options) {
+    return detail::read_text_header(file, options);
 }
 
 template <class E>

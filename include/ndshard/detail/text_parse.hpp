@@ -19,6 +19,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "ndshard/detail/text_csv.hpp"
 #include "ndshard/detail/text_error.hpp"
 #include "ndshard/detail/text_lines.hpp"
 #include "ndshard/dtype.hpp"
@@ -177,9 +178,10 @@ template <class T>
 class row_parser {
   public:
     /// `columns` values per row; with `words`, a word (any bytes but separators) precedes them.
+    /// With `rules` (never with words), rows are read as pandas reads CSV (text_csv.hpp).
     row_parser(const text_layout& layout, std::size_t columns, bool words,
-               float_overflow overflow = float_overflow::fail)
-        : l_(layout), columns_(columns), words_(words), overflow_(overflow) {}
+               float_overflow overflow = float_overflow::fail, const csv_rules* rules = nullptr)
+        : l_(layout), columns_(columns), words_(words), overflow_(overflow), rules_(rules) {}
 
     /// Parses the `rows` data lines of [begin, end) (a range that starts at a line start and ends
     /// at a line end or at the end of the file) into out[0, rows * columns), and the words into
@@ -234,6 +236,71 @@ class row_parser {
     /// One data line at `ls` into out[0, columns); returns the start of the next line.
     const char* parse_row(const char* ls, const char* end, std::size_t line, T* out,
                           std::string* word) const {
+        if (rules_ && rules_->every_row()) return parse_fields(ls, end, line, out);
+        return parse_plain(ls, end, line, out, word, rules_ != nullptr);
+    }
+
+    /// The row at `ls` by the CSV rules: its fields split (quotes), the chosen ones parsed,
+    /// missing values as NaN; returns the start of the next line. Used for a row the plain
+    /// parse cannot read, and for every row when columns are chosen. Without chosen columns, a
+    /// problem is reported where the plain parse reports it: at the first field, left to right.
+    const char* parse_fields(const char* ls, const char* end, std::size_t line, T* out) const {
+        thread_local std::vector<text_field> fields;
+        bool trailing = false;
+        const char* q = split_fields(l_, rules_->quote, ls, end, line, fields, trailing);
+        const std::size_t want = rules_->file_columns;
+        const bool chosen = rules_->every_row();
+        std::size_t n = fields.size();
+        // "1,2,3," holds 3 values; "1,2," holds 3 when an empty field is a missing value
+        if (trailing && (n == want + 1 || !rules_->empty_is_na)) --n;
+        const std::size_t parsed = chosen ? (n == want ? columns_ : 0) : std::min(n, want);
+        for (std::size_t c = 0; c < parsed; ++c) {
+            const std::size_t f = chosen ? rules_->usecols[c] : c;
+            const text_field& t = fields[f];
+            const char* b = t.begin;
+            const char* e = t.end;
+            if (t.quoted) {  // spaces inside quotes, around a number
+                while (b < e && l_.is(*b, text_layout::c_space))
+                    ++b;
+                while (e > b && l_.is(e[-1], text_layout::c_space))
+                    --e;
+            }
+            if (b < e && parse_value(b, e, out[c]) == e) {
+                check_finite(out[c], ls, b, line, f);
+                continue;
+            }
+            const std::size_t byte = static_cast<std::size_t>(t.at - ls) + 1;
+            const std::string_view raw(t.at, static_cast<std::size_t>(t.raw_end - t.at));
+            if (rules_->is_na(
+                    std::string_view(t.begin, static_cast<std::size_t>(t.end - t.begin)))) {
+                if constexpr (std::is_floating_point_v<T>) {
+                    out[c] = std::numeric_limits<T>::quiet_NaN();
+                    continue;
+                } else {
+                    fail_parse(l_.file(), line, f + 1, byte, expected_value<T>(), raw,
+                               "a missing value: " + dtype_name(dtype_of<T>()) +
+                                   " has none; read the column as float to get NaN");
+                }
+            }
+            fail_parse(l_.file(), line, f + 1, byte, expected_value<T>(), raw);
+        }
+        if (n < want)
+            fail_ragged(l_.file(), line, n + 1, static_cast<std::size_t>(q - ls) + 1, want, n);
+        if (n > want) {  // at the first extra value
+            const char* x = fields[want - 1].raw_end;
+            while (l_.is(*x, text_layout::c_space | text_layout::c_delim))
+                ++x;
+            fail_ragged(l_.file(), line, want + 1, static_cast<std::size_t>(x - ls) + 1, want,
+                        field_count(fields, trailing));
+        }
+        if (*q == '\n') return q + 1;
+        return text_layout::next_line(q, end);  // a comment after the values
+    }
+
+    /// The row at `ls`, plain: values and separators only, one pass. With `lenient`, a row it
+    /// cannot read is retried by the CSV rules.
+    const char* parse_plain(const char* ls, const char* end, std::size_t line, T* out,
+                            std::string* word, bool lenient) const {
         using L = text_layout;
         const char* q = ls;
         if (word) {
@@ -247,10 +314,16 @@ class row_parser {
             for (std::size_t c = 0; c < columns_; ++c) {
                 while (l_.is(*q, L::c_space))
                     ++q;
-                if (l_.is(*q, L::c_end)) ragged(ls, q, line, c);
+                if (l_.is(*q, L::c_end)) {
+                    if (lenient) return parse_fields(ls, end, line, out);
+                    ragged(ls, q, line, c);
+                }
                 const char* tok = q;
                 q = parse_value(q, end, out[c]);
-                if (!q || !l_.is(*q, L::c_space | L::c_end)) bad_token(ls, tok, line, c);
+                if (!q || !l_.is(*q, L::c_space | L::c_end)) {
+                    if (lenient) return parse_fields(ls, end, line, out);
+                    bad_token(ls, tok, line, c);
+                }
                 check_finite(out[c], ls, tok, line, c);
             }
         } else {
@@ -260,6 +333,7 @@ class row_parser {
                 const char* tok = q;
                 q = parse_value(q, end, out[c]);
                 if (!q) {
+                    if (lenient) return parse_fields(ls, end, line, out);
                     // "1,2," of three columns: the line ended after a delimiter, a value short
                     if (c > 0 && l_.is(*tok, L::c_end)) ragged(ls, tok, line, c);
                     bad_token(ls, tok, line, c);
@@ -267,11 +341,15 @@ class row_parser {
                 while (l_.is(*q, L::c_space))
                     ++q;
                 if (++c == columns_) {
-                    if (!l_.is(*q, L::c_end | L::c_delim)) bad_token(ls, tok, line, c - 1);
+                    if (!l_.is(*q, L::c_end | L::c_delim)) {
+                        if (lenient) return parse_fields(ls, end, line, out);
+                        bad_token(ls, tok, line, c - 1);
+                    }
                     check_finite(out[c - 1], ls, tok, line, c - 1);
                     break;
                 }
                 if (!l_.is(*q, L::c_delim)) {
+                    if (lenient) return parse_fields(ls, end, line, out);
                     if (l_.is(*q, L::c_end)) ragged(ls, q, line, c);
                     bad_token(ls, tok, line, c - 1);
                 }
@@ -284,8 +362,11 @@ class row_parser {
         while (l_.is(*q, L::c_space))
             ++q;
         if (*q == '\n') return q + 1;
-        if (!l_.is(*q, L::c_end)) ragged(ls, q, line, columns_);  // more values than columns
-        return L::next_line(q, end);                              // a comment after the values
+        if (!l_.is(*q, L::c_end)) {  // more values than columns
+            if (lenient) return parse_fields(ls, end, line, out);
+            ragged(ls, q, line, columns_);
+        }
+        return L::next_line(q, end);  // a comment after the values
     }
 
     /// The word that begins an embedding row: every byte up to the first separator (with a
@@ -369,6 +450,7 @@ class row_parser {
     std::size_t columns_;
     bool words_;
     float_overflow overflow_;
+    const csv_rules* rules_;
 };
 
 }  // namespace ndshard::detail

@@ -30,7 +30,7 @@ class text_stream {
   public:
     text_stream(const text_source& src, text_start start, text_layout layout, std::size_t columns,
                 thread_pool* pool, std::size_t window = text_window_bytes,
-                float_overflow overflow = float_overflow::fail)
+                float_overflow overflow = float_overflow::fail, const csv_rules* rules = nullptr)
         : src_(src),
           at_(start.offset),
           line_(start.line),
@@ -38,7 +38,8 @@ class text_stream {
           columns_(columns),
           pool_(pool),
           window_(std::max<std::size_t>(window, 1)),
-          overflow_(overflow) {}
+          overflow_(overflow),
+          rules_(rules) {}
 
     /// Parses the next window's rows into `out` (resized to hold them); 0 at the end of the
     /// text. When `skip` is at least the window's row count, the rows are only counted, not
@@ -80,10 +81,13 @@ class text_stream {
         if (rows <= skip) {
             parsed = false;
         } else {
-            if (!text_can_hold(cut, rows, columns_))
-                fail_first_short_row<T>(layout_, columns_, false, src_, {at_, line_}, overflow_);
+            if (rules_
+                    ? !text_can_hold(cut, rows, rules_->file_columns, rules_->least_field_bytes())
+                    : !text_can_hold(cut, rows, columns_))
+                fail_first_short_row<T>(layout_, columns_, false, src_, {at_, line_}, overflow_,
+                                        rules_);
             T* dest = out.get(rows * columns_);
-            const row_parser<T> parser(layout_, columns_, false, overflow_);
+            const row_parser<T> parser(layout_, columns_, false, overflow_, rules_);
             try {
                 run_tasks(pool_, pieces, [&](std::size_t i) {
                     parser.parse_range(cuts[i], cuts[i + 1], line[i],
@@ -110,6 +114,7 @@ class text_stream {
     thread_pool* pool_;
     std::size_t window_;
     float_overflow overflow_;
+    const csv_rules* rules_;  ///< a text file's (pandas-compatible CSV); none for text shards
     std::string buf_;
 };
 
