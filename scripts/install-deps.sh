@@ -12,7 +12,7 @@ set -eu
 pkgs="cmake make g++ pkg-config xtensor-dev xtl-dev catch2 libbenchmark-dev libfast-float-dev libdragonbox-dev
       nlohmann-json3-dev libxxhash-dev python3 python3-numpy
       libzstd-dev libblosc-dev zlib1g-dev python3-zarr python3-numcodecs python3-dask
-      libopenmpi-dev openmpi-bin libcli11-dev"
+      libopenmpi-dev openmpi-bin libcli11-dev pybind11-dev python3-pybind11 python3-dev python3-pytest"
 for opt in "$@"; do
   case "$opt" in
     --peers) pkgs="$pkgs python3-pandas r-cran-data.table python3-matplotlib" ;;

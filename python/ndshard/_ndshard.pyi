@@ -1,0 +1,16 @@
+# The compiled part of ndshard: private; use the ndshard package's functions.
+from typing import Any
+
+version: str
+zarr_codecs: bool
+
+class Error(Exception): ...
+class FileError(Error, OSError): ...
+class ParseError(FileError):
+    line: int
+    field: int
+    column: int
+class ArgumentError(Error, ValueError): ...
+class Cancelled(Error): ...
+
+def __getattr__(name: str) -> Any: ...
