@@ -151,9 +151,14 @@ TEST_CASE("pandas csv: missing values", "[text][pandas]") {
     // the spellings with '#' need comments off: '#' starts a comment by default
     ndshard::text_read_options no_comment;
     no_comment.comment = 0;
-    write_file(dir / "hash.csv", "1,#N/A\n2,#NA\n");
+    write_file(dir / "hash.csv", "1,#N/A\n2,#NA\n3,1.#IND\n4,-1.#QNAN\n");
     const auto h = ndshard::read_text<double>(dir / "hash.csv", no_comment);
     CHECK((h(1, 0) == 2 && std::isnan(h(0, 1)) && std::isnan(h(1, 1))));
+    CHECK((std::isnan(h(2, 1)) && std::isnan(h(3, 1))));
+    // with comments on (the default), '#' ends a line's data, as numpy reads it
+    write_file(dir / "hash2.csv", "0,0\n3,1.#IND\n4,-1.#QNAN\n");
+    require_same_bits(ndshard::read_text<double>(dir / "hash2.csv"),
+                      xt::xtensor<double, 2>{{0, 0}, {3, 1}, {4, -1}});
     // in space-separated files too
     write_file(dir / "na.txt", "1 NA 3\n4 5 null\n");
     const auto s = ndshard::read_text<double>(dir / "na.txt");
@@ -258,4 +263,65 @@ TEST_CASE("pandas csv: quoted fields", "[text][pandas]") {
           "ndshard: cannot read " + quoted(dir / "plain.csv") +
               ": expected a quote character that cannot appear in a number and is neither the "
               "delimiter, the comment character nor a space, found byte 44");
+}
+
+TEST_CASE("pandas csv: hostile rows and names", "[text][pandas][hostile]") {
+    temp_dir dir;
+    // repeated chosen columns, in a file too short for its rows (the first short row is looked
+    // for before anything is allocated): the error, never a write past a buffer
+    write_file(dir / "short.csv", "1,\"x,y\",3,4\n1\n1\n1\n1\n1\n");
+    ndshard::text_read_options o;
+    o.usecols.assign(64, 0);
+    CHECK(parse_error_of<double>(dir / "short.csv", o) ==
+          "ndshard: ragged row in " + quoted(dir / "short.csv") +
+              " line 2, field 2 (byte 2): expected 4 values, found 1 @2:2:2");
+    o.usecols.assign(200000, 3);
+    CHECK(parse_error_of<double>(dir / "short.csv", o) ==
+          "ndshard: ragged row in " + quoted(dir / "short.csv") +
+              " line 2, field 2 (byte 2): expected 4 values, found 1 @2:2:2");
+    write_file(dir / "rep.csv", "1,2\n3,4\n");
+    o.usecols.assign(5, 1);
+    require_same_bits(ndshard::read_text<int>(dir / "rep.csv", o),
+                      xt::xtensor<int, 2>{{2, 2, 2, 2, 2}, {4, 4, 4, 4, 4}});
+    // a row of a million empty fields: counted, not stored
+    std::string wide = "1,2\n";
+    wide.append(1000000, ',');
+    wide += '\n';
+    write_file(dir / "wide.csv", wide);
+    CHECK(parse_error_of<double>(dir / "wide.csv") ==
+          "ndshard: ragged row in " + quoted(dir / "wide.csv") +
+              " line 2, field 3 (byte 1000001): expected 2 values, found 1000000 @2:3:1000001");
+    // problems are named left to right: a bad value before an open quote further on
+    write_file(dir / "order.csv", "1,2\nabc,2,\"x\n");
+    CHECK(parse_error_of<double>(dir / "order.csv") ==
+          "ndshard: cannot parse " + quoted(dir / "order.csv") +
+              " line 2, field 1 (byte 1): expected a number, found 'abc' @2:1:1");
+    write_file(dir / "extra.csv", "1,2\n1,2,\"x\"y\n");
+    CHECK(parse_error_of<double>(dir / "extra.csv") ==
+          "ndshard: ragged row in " + quoted(dir / "extra.csv") +
+              " line 2, field 3 (byte 5): expected 2 values, found 3 @2:3:5");
+    // a quoted value beyond the type's range: the field's whole token
+    write_file(dir / "big.csv", "1,2\n\"1e999\",2\n");
+    CHECK(parse_error_of<float>(dir / "big.csv") ==
+          "ndshard: cannot parse " + quoted(dir / "big.csv") +
+              " line 2, field 1 (byte 1): expected a number float32 can hold, found '\"1e999\"' "
+              "(set text_read_options::overflow_to_infinity to read it as inf) @2:1:1");
+    // names that a read would lose or split are quoted when written, and read back whole
+    const std::vector<std::pair<char, std::vector<std::string>>> cases{
+        {',', {""}},         {',', {"a", ""}},       {' ', {"a", "", "b"}}, {' ', {"x\ty", "z"}},
+        {' ', {"a,b", "c"}}, {'\t', {"p q", "r,s"}}, {';', {" lead", "#"}}, {',', {"\"", "x"}}};
+    for (const auto& [delimiter, names] : cases) {
+        const auto a = xt::xtensor<double, 2>::from_shape({3, names.size()});
+        auto b = a;
+        for (std::size_t i = 0; i < b.size(); ++i)
+            b.data()[i] = static_cast<double>(i);
+        ndshard::text_write_options w;
+        w.delimiter = delimiter;
+        w.header = names;
+        ndshard::write_text(dir / "names.txt", b, w);
+        ndshard::text_read_options r = with_header();
+        if (delimiter == ';') r.delimiter = ';';  // detected: tab, comma or spaces only
+        CHECK(ndshard::text_read_header(dir / "names.txt", r) == names);
+        require_same_bits(ndshard::read_text<double>(dir / "names.txt", r), b);
+    }
 }

@@ -72,7 +72,9 @@ struct text_read_options {
     /// Fields that mean a missing value, compared after unquoting: in float columns they read as
     /// NaN; in integer and bool columns they are an error (those types have no NaN). The default
     /// is pandas.read_csv's list, the empty field included; {} makes every one an error. A field
-    /// that parses as a number ("nan", "-NaN") reads as that number.
+    /// that parses as a number ("nan", "-NaN") reads as that number. With `comment` '#' (the
+    /// default), text from a '#' on is a comment: "#N/A" is an empty field and "1.#IND" reads as
+    /// 1; set `comment` to 0 for files with those spellings.
     std::vector<std::string> na_values{"",         "#N/A", "#N/A N/A", "#NA",    "-1.#IND",
                                        "-1.#QNAN", "-NaN", "-nan",     "1.#IND", "1.#QNAN",
                                        "<NA>",     "N/A",  "NA",       "NULL",   "NaN",

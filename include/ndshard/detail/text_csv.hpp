@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ndshard/detail/text_error.hpp"
@@ -18,7 +19,7 @@
 
 namespace ndshard::detail {
 
-/// One field of a line as split_fields finds it.
+/// One field of a line as scan_fields finds it.
 struct text_field {
     const char* at;       ///< where it starts (after spaces): its byte column and raw token
     const char* begin;    ///< its content: inside the quotes when quoted, else the token
@@ -27,37 +28,42 @@ struct text_field {
     bool quoted;
 };
 
-/// The fields of the data line at `ls` (which ends in '\n', before `end`), quote-aware: a field
-/// that starts with `quote` (0: none) runs to the next lone quote, delimiters, spaces and the
-/// comment character included, and may be followed only by spaces and a separator. Returns where
-/// the line's data ends (its '\n' or comment character); `trailing` tells whether the line ended in
-/// a delimiter, which left an empty last field. `first_field` is the 1-based field number of the
-/// first field, for messages (2 after an embedding's word).
-inline const char* split_fields(const text_layout& l, char quote, const char* ls, const char* end,
-                                std::size_t line, std::vector<text_field>& fields, bool& trailing,
-                                std::size_t first_field = 1) {
+/// Visits the fields of the data line at `ls` (which ends in '\n', before `end`), quote-aware,
+/// left to right, storing none: visit(field, index, trailing_empty) for each. A field that starts
+/// with `quote` (0: none) runs to the next lone quote, delimiters, spaces and the comment
+/// character included, and may be followed only by spaces and a separator. A line that ends in
+/// a delimiter gets an empty last field with `trailing_empty` set. Fields from index `strict` on
+/// are only counted: a quote problem there ends or widens the field instead of failing (the row
+/// has too many fields anyway, and the first problem is reported left to right). Returns where
+/// the line's data ends (its '\n' or comment character); `count` is the number of fields.
+template <class Visit>
+const char* scan_fields(const text_layout& l, char quote, const char* ls, const char* end,
+                        std::size_t line, std::size_t strict, Visit&& visit, std::size_t& count) {
     using L = text_layout;
-    fields.clear();
-    trailing = false;
+    count = 0;
     const unsigned char stop = l.runs() ? L::c_space | L::c_end : L::c_delim | L::c_end;
     const char* q = ls;
     for (;;) {
         while (l.is(*q, L::c_space))
             ++q;
         text_field f{q, q, q, q, false};
-        const std::size_t field = first_field + fields.size();
+        const bool lenient = count >= strict;
         if (quote != 0 && *q == quote) {
             const char* c = q + 1;
-            for (;; ++c) {
-                if (*c == '\n')
-                    fail_parse(l.file(), line, field, static_cast<std::size_t>(q - ls) + 1,
-                               "a closing quote on the same line (a quoted field cannot span "
-                               "lines)",
-                               std::string_view(q, static_cast<std::size_t>(c - q)));
+            for (; *c != '\n'; ++c) {
                 if (*c == quote) {
                     if (c[1] != quote) break;
                     ++c;  // a doubled quote is one quote
                 }
+            }
+            if (*c == '\n') {
+                if (!lenient)
+                    fail_parse(l.file(), line, count + 1, static_cast<std::size_t>(q - ls) + 1,
+                               "a closing quote on the same line (a quoted field cannot span "
+                               "lines)",
+                               std::string_view(q, static_cast<std::size_t>(c - q)));
+                visit(text_field{q, q + 1, c, c, true}, count++, false);
+                return c;
             }
             f = {q, q + 1, c, c + 1, true};
             q = c + 1;
@@ -69,9 +75,11 @@ inline const char* split_fields(const text_layout& l, char quote, const char* ls
                 const char* e = q;
                 while (!l.is(*e, stop))
                     ++e;
-                fail_parse(l.file(), line, field, static_cast<std::size_t>(q - ls) + 1,
-                           "a delimiter after the closing quote",
-                           std::string_view(q, static_cast<std::size_t>(e - q)));
+                if (!lenient)
+                    fail_parse(l.file(), line, count + 1, static_cast<std::size_t>(q - ls) + 1,
+                               "a delimiter after the closing quote",
+                               std::string_view(q, static_cast<std::size_t>(e - q)));
+                q = f.raw_end = e;
             }
         } else {
             while (!l.is(*q, stop))
@@ -82,17 +90,16 @@ inline const char* split_fields(const text_layout& l, char quote, const char* ls
             if (l.runs() && e == f.at) return q;  // the end of the line: no more fields
             f.end = f.raw_end = e;
         }
-        fields.push_back(f);
-        if (!l.runs()) {
-            if (!l.is(*q, L::c_delim)) return q;
-            trailing = l.ends_after_delimiter(q, end);
-            ++q;
-            if (trailing) {
-                while (l.is(*q, L::c_space))
-                    ++q;
-                fields.push_back({q, q, q, q, false});
-                return q;
-            }
+        visit(f, count++, false);
+        if (l.runs()) continue;
+        if (!l.is(*q, L::c_delim)) return q;
+        const bool trailing = l.ends_after_delimiter(q, end);
+        ++q;
+        if (trailing) {
+            while (l.is(*q, L::c_space))
+                ++q;
+            visit(text_field{q, q, q, q, false}, count++, true);
+            return q;
         }
     }
 }
@@ -104,49 +111,47 @@ inline const char* split_fields(const text_layout& l, char quote, const char* ls
         std::size_t out = 0;
         for (std::size_t i = 0; i < s.size(); ++i, ++out) {
             s[out] = s[i];
-            if (s[i] == quote) ++i;  // split_fields let only doubled quotes through
+            if (s[i] == quote) ++i;  // scan_fields lets only doubled quotes through
         }
         s.resize(out);
     }
     return s;
 }
 
-/// The number of fields of a line split_fields split: a delimiter at the end of a line starts
-/// none (as text_layout::count_fields counts).
-[[nodiscard]] inline std::size_t field_count(const std::vector<text_field>& fields,
-                                             bool trailing) noexcept {
-    return fields.size() - (trailing ? 1 : 0);
-}
-
 /// The pandas-compatible rules of one text read (text_read_options: quote, na_values, usecols).
 struct csv_rules {
     char quote = 0;
-    std::vector<std::string> na;       ///< missing-value spellings (floats only)
+    std::vector<std::string> na;       ///< missing-value spellings (NaN in floats)
     std::vector<std::size_t> usecols;  ///< the file's field of each column read; empty: all
-    std::size_t file_columns = 0;      ///< the fields of every data line
-    bool empty_is_na = false;          ///< "" is among `na`
+    /// (field, column) of every column read, by field: a row's fields are visited in order
+    std::vector<std::pair<std::size_t, std::size_t>> picks;
+    std::size_t file_columns = 0;  ///< the fields of every data line
+    bool empty_is_na = false;      ///< "" is among `na`
 
     [[nodiscard]] bool is_na(std::string_view s) const noexcept {
         return std::find(na.begin(), na.end(), s) != na.end();
     }
-    /// Whether every row is split into fields (columns are chosen) rather than only rows the
-    /// plain parse cannot read.
+    /// Whether every row is scanned field by field (columns are chosen) rather than only rows
+    /// the plain parse cannot read.
     [[nodiscard]] bool every_row() const noexcept { return !usecols.empty(); }
     /// Bytes a field takes at least, its separator or line end included.
     [[nodiscard]] std::size_t least_field_bytes() const noexcept { return empty_is_na ? 1 : 2; }
 };
 
-/// The text a column name is written as: quoted when it holds the delimiter, a quote, '#' or
-/// spaces at either end (so that a read gives it back whole), a quote inside doubled.
+/// The text a column name is written as: quoted when it is empty, holds the delimiter, a quote,
+/// '#', a tab or a comma (which a reader may take for the delimiter), spaces at either end or, with
+/// runs of spaces as the delimiter, any space (so that a read gives it back whole); a quote inside
+/// doubled.
 [[nodiscard]] inline std::string header_field(const std::filesystem::path& file,
                                               std::string_view name, char delimiter) {
     if (name.find_first_of("\n\r") != std::string_view::npos)
         fail("cannot write", file,
              "expected column names without line ends, found '" + shorten(name) + "'");
     const bool quote =
-        name.find_first_of(std::string{delimiter, '"', '#'}) != std::string_view::npos ||
-        (!name.empty() && (name.front() == ' ' || name.front() == '\t' || name.back() == ' ' ||
-                           name.back() == '\t'));
+        name.empty() ||
+        name.find_first_of(std::string{delimiter, '"', '#', '\t', ','}) != std::string_view::npos ||
+        (delimiter == ' ' && name.find(' ') != std::string_view::npos) || name.front() == ' ' ||
+        name.back() == ' ';
     if (!quote) return std::string(name);
     std::string s = "\"";
     for (const char c : name) {

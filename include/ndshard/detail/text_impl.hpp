@@ -91,15 +91,21 @@ inline std::string_view next_data_line(const text_layout& l, line_reader& lines,
 
 /// The delimiter a line uses: a tab if it has one, else a comma if it has one (and commas are
 /// allowed), else runs of spaces. Spaces, tabs and '\r' at the end of the line's data do not
-/// count: "1 2 3\t" is separated by spaces.
-inline char detect_delimiter(const char* line, const char* end, char comment, bool allow_comma) {
+/// count: "1 2 3\t" is separated by spaces; nor does anything inside `quote`s (0: none):
+/// "\"a,b\" c" is separated by spaces.
+inline char detect_delimiter(const char* line, const char* end, char comment, bool allow_comma,
+                             char quote = 0) {
     const char* e = line;
-    while (e < end && *e != '\n' && (comment == 0 || *e != comment))
-        ++e;
+    bool quoted = false;
+    for (; e < end && *e != '\n' && (quoted || comment == 0 || *e != comment); ++e)
+        quoted = quoted != (quote != 0 && *e == quote);
     while (e > line && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
         --e;
     bool comma = false;
+    quoted = false;
     for (const char* p = line; p < e; ++p) {
+        quoted = quoted != (quote != 0 && *p == quote);
+        if (quoted) continue;
         if (*p == '\t') return '\t';
         comma = comma || *p == ',';
     }
@@ -187,7 +193,9 @@ template <class T>
         if (layout.count_fields(s.data(), s.data() + s.size()) == fields && s.size() >= least)
             continue;
         // the parse stops within the line: it cannot fill more values than the line holds
-        const std::unique_ptr<T[]> values(new T[std::min(columns, s.size() + 1)]);
+        // (chosen columns may repeat: then as many as asked)
+        const std::unique_ptr<T[]> values(
+            new T[rules && rules->every_row() ? columns : std::min(columns, s.size() + 1)]);
         std::string word;
         parser.parse_range(s.data(), s.data() + s.size(), line, 1, values.get(),
                            words ? &word : nullptr);
@@ -241,14 +249,14 @@ struct text_plan {
     std::optional<text_layout> layout;
     std::size_t columns = 0;         ///< the columns read
     csv_rules rules;                 ///< its file_columns: the fields of every data line
-    std::vector<std::string> names;  ///< the first data line's fields, unquoted, as chosen
+    std::vector<std::string> names;  ///< with `names`: the first data line's fields, unquoted
     std::size_t first_line = 0;      ///< the line of the first data line (or header)
     bool names_only = false;         ///< the first data line holds no number, only names
 };
 
 template <class T>
 text_plan plan_text(const text_source& src, const std::filesystem::path& file,
-                    const text_read_options& options) {
+                    const text_read_options& options, bool names = false) {
     check_read_delimiter(file, options.delimiter, options.comment);
     text_plan p;
     p.start = skip_lines(src, options.skip_rows);
@@ -260,7 +268,8 @@ text_plan plan_text(const text_source& src, const std::filesystem::path& file,
     const char delimiter =
         options.delimiter != 0
             ? options.delimiter
-            : detect_delimiter(first.data(), first.data() + first.size(), options.comment, true);
+            : detect_delimiter(first.data(), first.data() + first.size(), options.comment, true,
+                               options.quote == ',' ? '\0' : options.quote);
     if (options.quote != 0 &&
         (!can_delimit(options.quote) || options.quote == delimiter ||
          options.quote == options.comment || options.quote == ' ' || options.quote == '\t'))
@@ -271,15 +280,32 @@ text_plan plan_text(const text_source& src, const std::filesystem::path& file,
     const text_layout& layout = p.layout.emplace(file, delimiter, options.comment);
     std::string copy(first);
     if (copy.back() != '\n') copy += '\n';
-    std::vector<text_field> fields;
-    bool trailing = false;
-    split_fields(layout, options.quote, copy.data(), copy.data() + copy.size(), line, fields,
-                 trailing);
+    // the first line's fields: counted, looked at (numbers or names?), kept only when asked
+    bool any_number = false, any_name = false, trailing = false;
+    std::string name;
+    std::size_t fields = 0;
+    scan_fields(
+        layout, options.quote, copy.data(), copy.data() + copy.size(), line, SIZE_MAX,
+        [&](const text_field& t, std::size_t, bool trailing_empty) {
+            trailing = trailing_empty;
+            if (trailing_empty) return;
+            name = unquoted(t, options.quote);
+            double v = 0;
+            const char* b = name.data();
+            const char* e = b + name.size();
+            if (b < e && parse_value(b, e, v) == e)
+                any_number = true;
+            else if (!name.empty() && !p.rules.is_na(name))
+                any_name = true;
+            if (names) p.names.push_back(std::move(name));
+        },
+        fields);
     p.first_line = line;
+    p.names_only = any_name && !any_number;
     p.rules.quote = options.quote;
     p.rules.na = options.na_values;
     p.rules.empty_is_na = p.rules.is_na("");
-    p.rules.file_columns = field_count(fields, trailing);
+    p.rules.file_columns = fields - (trailing ? 1 : 0);
     for (const std::size_t c : options.usecols)
         if (c >= p.rules.file_columns)
             fail("cannot read", file,
@@ -287,22 +313,17 @@ text_plan plan_text(const text_source& src, const std::filesystem::path& file,
                      " (line " + std::to_string(line) + " holds " +
                      std::to_string(p.rules.file_columns) + " fields), found " + std::to_string(c));
     p.rules.usecols = options.usecols;
+    for (std::size_t c = 0; c < options.usecols.size(); ++c)
+        p.rules.picks.emplace_back(options.usecols[c], c);
+    std::stable_sort(p.rules.picks.begin(), p.rules.picks.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
     p.columns = options.usecols.empty() ? p.rules.file_columns : options.usecols.size();
-    bool any_number = false, any_name = false;
-    for (std::size_t f = 0; f < p.rules.file_columns; ++f) {
-        std::string name = unquoted(fields[f], options.quote);
-        double v = 0;
-        const char* b = name.data();
-        const char* e = b + name.size();
-        if (b < e && parse_value(b, e, v) == e)
-            any_number = true;
-        else if (!name.empty() && !p.rules.is_na(name))
-            any_name = true;
-        if (options.usecols.empty()) p.names.push_back(std::move(name));
+    if (names && !options.usecols.empty()) {
+        std::vector<std::string> chosen;
+        for (const std::size_t c : options.usecols)
+            chosen.push_back(p.names[c]);
+        p.names = std::move(chosen);
     }
-    for (const std::size_t c : options.usecols)
-        p.names.push_back(unquoted(fields[c], options.quote));
-    p.names_only = any_name && !any_number;
     if (options.header) p.start = {lines.offset(), line + 1};
     return p;
 }
@@ -339,7 +360,7 @@ xt::xtensor<T, 2> read_text_file(const std::filesystem::path& file,
 inline std::vector<std::string> read_text_header(const std::filesystem::path& file,
                                                  const text_read_options& options) {
     const text_source src(file::open_read(file), true);
-    text_plan plan = plan_text<double>(src, file, options);
+    text_plan plan = plan_text<double>(src, file, options, true);
     if (!plan.layout)
         fail("cannot read", file, "expected a line of column names, found no data lines");
     return std::move(plan.names);

@@ -240,61 +240,84 @@ class row_parser {
         return parse_plain(ls, end, line, out, word, rules_ != nullptr);
     }
 
-    /// The row at `ls` by the CSV rules: its fields split (quotes), the chosen ones parsed,
+    /// The row at `ls` by the CSV rules: its fields scanned (quotes), the chosen ones parsed,
     /// missing values as NaN; returns the start of the next line. Used for a row the plain
-    /// parse cannot read, and for every row when columns are chosen. Without chosen columns, a
-    /// problem is reported where the plain parse reports it: at the first field, left to right.
+    /// parse cannot read, and for every row when columns are chosen. A problem is reported at
+    /// the first field it concerns, left to right, as the plain parse reports it; nothing is
+    /// stored per field, so a line of any length costs no memory.
     const char* parse_fields(const char* ls, const char* end, std::size_t line, T* out) const {
-        thread_local std::vector<text_field> fields;
-        bool trailing = false;
-        const char* q = split_fields(l_, rules_->quote, ls, end, line, fields, trailing);
         const std::size_t want = rules_->file_columns;
         const bool chosen = rules_->every_row();
-        std::size_t n = fields.size();
-        // "1,2,3," holds 3 values; "1,2," holds 3 when an empty field is a missing value
-        if (trailing && (n == want + 1 || !rules_->empty_is_na)) --n;
-        const std::size_t parsed = chosen ? (n == want ? columns_ : 0) : std::min(n, want);
-        for (std::size_t c = 0; c < parsed; ++c) {
-            const std::size_t f = chosen ? rules_->usecols[c] : c;
-            const text_field& t = fields[f];
-            const char* b = t.begin;
-            const char* e = t.end;
-            if (t.quoted) {  // spaces inside quotes, around a number
-                while (b < e && l_.is(*b, text_layout::c_space))
-                    ++b;
-                while (e > b && l_.is(e[-1], text_layout::c_space))
-                    --e;
-            }
-            if (b < e && parse_value(b, e, out[c]) == e) {
-                check_finite(out[c], ls, b, line, f);
-                continue;
-            }
-            const std::size_t byte = static_cast<std::size_t>(t.at - ls) + 1;
-            const std::string_view raw(t.at, static_cast<std::size_t>(t.raw_end - t.at));
-            if (rules_->is_na(
-                    std::string_view(t.begin, static_cast<std::size_t>(t.end - t.begin)))) {
-                if constexpr (std::is_floating_point_v<T>) {
-                    out[c] = std::numeric_limits<T>::quiet_NaN();
-                    continue;
-                } else {
-                    fail_parse(l_.file(), line, f + 1, byte, expected_value<T>(), raw,
-                               "a missing value: " + dtype_name(dtype_of<T>()) +
-                                   " has none; read the column as float to get NaN");
+        const auto& picks = rules_->picks;
+        std::size_t n = 0;          // the values of the row (an empty last field: when it is one)
+        std::size_t pick = 0;       // the next of `picks`
+        const char* last_end = ls;  // the end of field `want`
+        bool trailing = false;
+        std::size_t count = 0;
+        const char* q = scan_fields(
+            l_, rules_->quote, ls, end, line, want,
+            [&](const text_field& t, std::size_t i, bool trailing_empty) {
+                // "1,2,3," holds 3 values; "1,2," holds 3 when an empty field is a missing value
+                trailing = trailing_empty;
+                if (trailing_empty && (i == want || !rules_->empty_is_na)) return;
+                n = i + 1;
+                if (i >= want) return;
+                if (i + 1 == want) last_end = t.raw_end;
+                if (!chosen) {
+                    read_field(t, ls, line, i, out[i]);
+                    return;
                 }
-            }
-            fail_parse(l_.file(), line, f + 1, byte, expected_value<T>(), raw);
-        }
+                if (pick == picks.size() || picks[pick].first != i) return;
+                T& v = out[picks[pick].second];
+                read_field(t, ls, line, i, v);
+                while (++pick < picks.size() && picks[pick].first == i)  // a column read twice
+                    out[picks[pick].second] = v;
+            },
+            count);
         if (n < want)
             fail_ragged(l_.file(), line, n + 1, static_cast<std::size_t>(q - ls) + 1, want, n);
         if (n > want) {  // at the first extra value
-            const char* x = fields[want - 1].raw_end;
+            const char* x = last_end;
             while (l_.is(*x, text_layout::c_space | text_layout::c_delim))
                 ++x;
             fail_ragged(l_.file(), line, want + 1, static_cast<std::size_t>(x - ls) + 1, want,
-                        field_count(fields, trailing));
+                        count - (trailing ? 1 : 0));
         }
         if (*q == '\n') return q + 1;
         return text_layout::next_line(q, end);  // a comment after the values
+    }
+
+    /// One field by the CSV rules into `v`: a number (spaces inside quotes allowed), or a
+    /// missing value (NaN; an error for types without one).
+    void read_field(const text_field& t, const char* ls, std::size_t line, std::size_t f,
+                    T& v) const {
+        const char* b = t.begin;
+        const char* e = t.end;
+        if (t.quoted) {  // spaces inside quotes, around a number
+            while (b < e && l_.is(*b, text_layout::c_space))
+                ++b;
+            while (e > b && l_.is(e[-1], text_layout::c_space))
+                --e;
+        }
+        const std::size_t byte = static_cast<std::size_t>(t.at - ls) + 1;
+        const std::string_view raw(t.at, static_cast<std::size_t>(t.raw_end - t.at));
+        if (b < e && parse_value(b, e, v) == e) {
+            if constexpr (std::is_floating_point_v<T>) {
+                if (__builtin_expect(std::isinf(v), 0)) check_range(b, line, f + 1, byte, raw);
+            }
+            return;
+        }
+        if (rules_->is_na(std::string_view(t.begin, static_cast<std::size_t>(t.end - t.begin)))) {
+            if constexpr (std::is_floating_point_v<T>) {
+                v = std::numeric_limits<T>::quiet_NaN();
+                return;
+            } else {
+                fail_parse(l_.file(), line, f + 1, byte, expected_value<T>(), raw,
+                           "a missing value: " + dtype_name(dtype_of<T>()) +
+                               " has none; read the column as float to get NaN");
+            }
+        }
+        fail_parse(l_.file(), line, f + 1, byte, expected_value<T>(), raw);
     }
 
     /// The row at `ls`, plain: values and separators only, one pass. With `lenient`, a row it
@@ -420,10 +443,17 @@ class row_parser {
 
     [[gnu::noinline]] void overflowed(const char* ls, const char* tok, std::size_t line,
                                       std::size_t c) const {
-        const char* p = tok + ((*tok == '+' || *tok == '-') ? 1 : 0);
+        check_range(tok, line, field_of(c), static_cast<std::size_t>(tok - ls) + 1, token_at(tok));
+    }
+
+    /// An infinity parsed from the number at `p`: an error unless it was spelled out ("inf") or
+    /// overflow_ lets it be.
+    [[gnu::noinline]] void check_range(const char* p, std::size_t line, std::size_t field,
+                                       std::size_t byte, std::string_view token) const {
+        p += (*p == '+' || *p == '-') ? 1 : 0;
         if ((*p | 0x20) == 'i' || overflow_ == float_overflow::to_infinity) return;  // "inf"
-        fail_parse(l_.file(), line, field_of(c), static_cast<std::size_t>(tok - ls) + 1,
-                   "a number " + dtype_name(dtype_of<T>()) + " can hold", token_at(tok),
+        fail_parse(l_.file(), line, field, byte,
+                   "a number " + dtype_name(dtype_of<T>()) + " can hold", token,
                    overflow_ == float_overflow::fail_with_hint
                        ? "set text_read_options::overflow_to_infinity to read it as inf"
                        : "");
