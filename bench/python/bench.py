@@ -151,17 +151,6 @@ def _savetxt_shared(name, shape, dtype, first, last, path):
     return os.getpid(), max(0, peak_bytes() - _worker_start - shared)
 
 
-def _loadtxt_block(path, skip, rows, results, stats, index):
-    """Recipe (c): one process per block of one big file."""
-    import numpy as np
-    start = rss_bytes()
-    block = np.loadtxt(path, delimiter="\t", skiprows=skip, max_rows=rows)
-    results.put((index, block))
-    results.close()
-    results.join_thread()  # pickled and sent: this worker's peak is known now
-    stats.put(peak_bytes() - start)
-
-
 def per_worker(pairs):
     """(pid, added bytes) of each task -> the sum over workers of the largest each reported."""
     most = {}
@@ -197,27 +186,12 @@ def recipe_b(a, out, workers):
         shm.unlink()
 
 
-def count_lines(path):
-    with open(path, "rb") as f:
-        return sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 20), b""))
-
-
 def recipe_c(path, workers):
-    import multiprocessing as mp
-    import numpy as np
-    blocks = split_rows(count_lines(path), workers)
-    results, stats = mp.Queue(), mp.Queue()
-    procs = [mp.Process(target=_loadtxt_block, args=(path, first, last - first, results, stats, i))
-             for i, (first, last) in enumerate(blocks)]
-    for p in procs:
-        p.start()
-    parts = dict(results.get() for _ in procs)
-    a = np.concatenate([parts[i] for i in range(len(procs))])
-    del parts
-    extra = sum(stats.get() for _ in procs)
-    for p in procs:
-        p.join()
-    return a, extra
+    """Recipe (c), as bench/compare/peers.py measures it: a Process per block, each calling
+    loadtxt(skiprows=..., max_rows=...) on the one file, the blocks pickled back and joined."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compare"))
+    from peers import recipe_read
+    return recipe_read(path, "float64", workers)
 
 
 # --- the other readers of the embedding file ------------------------------------------------------
